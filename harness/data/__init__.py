@@ -1,0 +1,1 @@
+"""Dataset loading, offline synthetic generation and canonical content hashing."""

@@ -1,0 +1,107 @@
+"""Dataset loaders: hub datasets at a pinned commit, local JSONL/Parquet files, offline generators.
+
+All three return the same thing: a list of plain-dict samples, each with a string ``id``, in a
+stable order, after the manifest's field mapping and ``limit``. Their canonical content hash
+(``harness.hashing.samples_sha256``) is what the manifest pins.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harness.data import synthetic
+from harness.errors import InputError
+from harness.hashing import samples_sha256
+
+
+def _finish(rows: list[dict[str, Any]], dataset: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rename fields (``fields``: our name -> source name), give every sample an id, apply ``limit``."""
+    mapping = dataset.get("fields") or {}
+    out = []
+    for index, row in enumerate(rows[: dataset.get("limit")]):
+        sample = dict(row)
+        for ours, theirs in mapping.items():
+            if theirs not in row:
+                raise InputError(f"dataset.fields.{ours}: the data has no field {theirs!r} (it has "
+                                 f"{sorted(row)}) — fix the field mapping")
+            sample[ours] = row[theirs]
+        sample["id"] = str(sample.get("id", sample.get("_id", f"{index:06d}")))
+        out.append(sample)
+    ids = [s["id"] for s in out]
+    if len(set(ids)) != len(ids):
+        raise InputError("dataset: sample ids are not unique — map a unique field to 'id' with dataset.fields")
+    return out
+
+
+def _read_local(path: Path, fmt: str | None) -> list[dict[str, Any]]:
+    fmt = fmt or ("parquet" if path.suffix == ".parquet" else "jsonl")
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path).to_pylist()
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"dataset.path: {path}:{line_no}: not JSON ({exc.msg}) — fix the file") from None
+    return rows
+
+
+def _read_hub(dataset: dict[str, Any], cache_dir: Path | None) -> list[dict[str, Any]]:
+    revision = dataset.get("revision")
+    if not revision:
+        raise InputError(f"dataset.revision: {dataset['repo']} has no pinned commit — run `loomctl pin --resolve` "
+                         "where the hub is reachable, then commit the manifest")
+    try:
+        import datasets
+    except ImportError:
+        raise InputError("dataset.source: hub datasets need the `datasets` package — "
+                         "pip install 'loomctl[hub]'") from None
+    try:
+        loaded = datasets.load_dataset(
+            dataset["repo"], dataset.get("config"), split=dataset["split"], revision=revision,
+            data_files=dataset.get("data_files"), cache_dir=str(cache_dir) if cache_dir else None)
+    except Exception as exc:  # datasets raises many types; all mean "not available here"
+        offline = os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1"
+        raise InputError(
+            f"dataset: cannot load {dataset['repo']}@{revision[:12]} ({type(exc).__name__}: {str(exc)[:200]}) — "
+            + ("it is not in the local cache; fetch it where the hub is reachable and pass the cache with --data-dir"
+               if offline else "check the repo, config, split and revision")) from None
+    return loaded.to_list()
+
+
+def load_samples(dataset: dict[str, Any], root: Path, tokenizer: Callable[[], Any],
+                 data_dir: Path | None = None) -> list[dict[str, Any]]:
+    """Samples of one task's dataset; ``tokenizer`` is called only when a generator needs it."""
+    source = dataset.get("source")
+    if source == "generator":
+        rows = synthetic.generate(dataset["generator"], dataset["generator_version"], dataset["seed"],
+                                  dataset.get("params") or {}, tokenizer())
+        return _finish(rows, dataset)
+    if source == "local":
+        path = (data_dir or root) / dataset["path"]
+        if not path.is_file():
+            raise InputError(f"dataset.path: {path} not found — create it, or pass its folder with --data-dir")
+        return _finish(_read_local(path, dataset.get("format")), dataset)
+    if source == "hub":
+        return _finish(_read_hub(dataset, data_dir), dataset)
+    raise InputError(f"dataset.source: unknown source {source!r} — use hub, local or generator")
+
+
+def check_pin(samples: list[dict[str, Any]], dataset: dict[str, Any], where: str) -> str:
+    """Stop before inference when the samples are not the pinned ones."""
+    actual = samples_sha256(samples)
+    expected = dataset.get("sha256")
+    if expected is None:
+        raise InputError(f"{where}/dataset/sha256: open pin — run `loomctl pin MANIFEST` and commit the result")
+    if actual != expected:
+        raise InputError(f"{where}/dataset/sha256: the samples hash to {actual}, the manifest pins {expected} — "
+                         "the data changed; if that is intended, re-pin with `loomctl pin`, otherwise restore the data")
+    return actual

@@ -1,0 +1,155 @@
+"""Prompts: sandboxed Jinja2 rendering, the tokenizer's chat template, and truncation in tokens.
+
+Truncation cuts one field (the context) and nothing else, so the instruction and the question
+always survive. The budget is the whole prompt as the engine sees it — chat template included —
+plus ``max_new_tokens`` reserved for the answer. LOOM-Scope instead keeps max_length/2 tokens at
+each end of the raw prompt before the chat template and reserves nothing (see shared/LOOMBENCH.md).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from harness.errors import InputError
+from harness.tokenizer import ModelTokenizer
+
+POLICIES = ("middle", "left", "right", "error", "skip")
+
+
+@cache
+def _environment():
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    # No loader: templates cannot include or import files. The sandbox refuses attribute access to
+    # Python internals (__class__, __globals__, ...) and the immutable variant refuses mutation.
+    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
+                                         keep_trailing_newline=False)
+
+
+@cache
+def _compile(template: str):
+    from jinja2 import TemplateError
+
+    try:
+        return _environment().from_string(template)
+    except TemplateError as exc:
+        raise InputError(f"prompt/template: does not compile ({exc}) — fix the Jinja2 syntax") from None
+
+
+def render(template: str, variables: dict[str, Any]) -> str:
+    from jinja2 import TemplateError
+    from jinja2.exceptions import SecurityError
+
+    try:
+        return _compile(template).render(**variables)
+    except SecurityError as exc:
+        raise InputError(f"prompt/template: refused by the sandbox ({exc}) — templates may only use the "
+                         "sample's fields") from None
+    except TemplateError as exc:
+        raise InputError(f"prompt/template: cannot be rendered ({exc}) — use only fields the samples have") from None
+
+
+def chat_template_text(model_dir: str | Path) -> str:
+    """The tokenizer's chat template, read from ``chat_template.jinja`` or ``tokenizer_config.json``."""
+    model_dir = Path(model_dir)
+    jinja_file = model_dir / "chat_template.jinja"
+    if jinja_file.is_file():
+        return jinja_file.read_text(encoding="utf-8")
+    config = model_dir / "tokenizer_config.json"
+    template = json.loads(config.read_text()).get("chat_template") if config.is_file() else None
+    if isinstance(template, list):  # named templates: the default one
+        template = next((t["template"] for t in template if t.get("name") == "default"), None)
+    if not isinstance(template, str):
+        raise InputError(f"prompt/chat_template: the tokenizer in {model_dir} has no chat template — "
+                         "set prompt.chat_template to 'none'")
+    return template
+
+
+@dataclass(frozen=True)
+class PromptBuilder:
+    """Turns a sample into the exact prompt text the engine receives, within a token budget."""
+
+    template: str
+    tokenizer: ModelTokenizer
+    policy: str
+    budget_tokens: int
+    max_new_tokens: int
+    field: str = "context"
+    chat_template: str | None = None
+    system: str | None = None
+    special_tokens: tuple[tuple[str, str], ...] = ()
+
+    def _full(self, variables: dict[str, Any]) -> str:
+        text = render(self.template, variables)
+        if self.chat_template is None:
+            return text
+        messages = ([{"role": "system", "content": self.system}] if self.system else []) + [
+            {"role": "user", "content": text}]
+        return render(self.chat_template, {"messages": messages, "add_generation_prompt": True,
+                                           **dict(self.special_tokens)})
+
+    @property
+    def prompt_budget(self) -> int:
+        return self.budget_tokens - self.max_new_tokens
+
+    def overhead(self, sample: dict[str, Any]) -> int:
+        """Tokens of everything but the cut field: template, question, chat template."""
+        return self.tokenizer.count(self._full({**sample, self.field: ""}))
+
+    def build(self, sample: dict[str, Any]) -> dict[str, Any]:
+        """Returns text, tokens_before, tokens_after, truncated, skipped."""
+        full = self._full(sample)
+        before = self.tokenizer.count(full)
+        if before <= self.prompt_budget:
+            return {"text": full, "tokens_before": before, "tokens_after": before, "truncated": False, "skipped": False}
+        overhead = self.overhead(sample)
+        room = self.prompt_budget - overhead
+        if room < 0:
+            raise InputError(
+                f"truncation/budget_tokens: sample {sample.get('id')!r} needs {overhead} tokens without any "
+                f"{self.field} (template, question and chat template), more than the budget "
+                f"{self.budget_tokens} minus max_new_tokens {self.max_new_tokens} — raise the budget or "
+                "shorten the template")
+        if self.policy == "skip":
+            return {"text": None, "tokens_before": before, "tokens_after": 0, "truncated": False, "skipped": True}
+        if self.policy == "error":
+            raise InputError(
+                f"truncation/policy: sample {sample.get('id')!r} has {before} prompt tokens, over the "
+                f"{self.prompt_budget} the budget leaves, and the policy is 'error' — choose middle, left, "
+                "right or skip, or raise the budget")
+        ids = self.tokenizer.encode(str(sample[self.field]))
+        # Decoding a cut and re-encoding it can merge tokens differently at the cut, so shrink until
+        # the rendered prompt really fits.
+        keep = min(room, len(ids))
+        while True:
+            text = self._full({**sample, self.field: self._cut(ids, keep)})
+            after = self.tokenizer.count(text)
+            if after <= self.prompt_budget or keep == 0:
+                break
+            keep = max(0, keep - (after - self.prompt_budget))
+        return {"text": text, "tokens_before": before, "tokens_after": after, "truncated": True, "skipped": False}
+
+    def _cut(self, ids: list[int], keep: int) -> str:
+        decode = self.tokenizer.decode
+        if keep <= 0:
+            return ""
+        if self.policy == "right":
+            return decode(ids[:keep])
+        if self.policy == "left":
+            return decode(ids[-keep:])
+        head = keep // 2
+        return decode(ids[:head]) + decode(ids[len(ids) - (keep - head):])
+
+
+def template_floor_tokens(template: str, tokenizer: ModelTokenizer) -> int:
+    """Tokens of the template's own text, every field empty: no sample can need fewer."""
+    from jinja2 import Undefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = ImmutableSandboxedEnvironment(undefined=Undefined, autoescape=False)
+    return tokenizer.count(env.from_string(template).render())

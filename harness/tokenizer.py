@@ -1,0 +1,43 @@
+"""Token counting with the evaluated model's own tokenizer, without importing torch.
+
+Generators and truncation measure lengths in the model's tokens. A model folder with a
+``tokenizer.json`` is read with the ``tokenizers`` library directly (fast, no torch); any other
+folder falls back to ``transformers.AutoTokenizer`` (which may need the model's extras).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.errors import InputError
+
+
+class ModelTokenizer:
+    """Encode/decode/count with a model's tokenizer; never adds special tokens implicitly."""
+
+    def __init__(self, model_dir: str | Path):
+        path = Path(model_dir) / "tokenizer.json"
+        if not path.is_file():
+            raise InputError(
+                f"model.path: no tokenizer.json in {model_dir} — save the tokenizer with "
+                f"`save_pretrained` (a fast tokenizer) next to the weights")
+        from tokenizers import Tokenizer
+
+        self._tok = Tokenizer.from_file(str(path))
+        self.path = path
+
+    def encode(self, text: str) -> list[int]:
+        return self._tok.encode(text, add_special_tokens=False).ids
+
+    def encode_many(self, texts: Sequence[str]) -> list[list[int]]:
+        return [e.ids for e in self._tok.encode_batch(list(texts), add_special_tokens=False)]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self._tok.decode(list(ids), skip_special_tokens=False)
+
+    def count(self, text: str) -> int:
+        return len(self.encode(text))
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        return [len(ids) for ids in self.encode_many(texts)]

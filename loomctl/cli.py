@@ -1,0 +1,141 @@
+"""The `loomctl` command line: parse, call, print, exit with the contract's code. Nothing else here.
+
+Exit codes: 0 ok; 1 a check failed (pin drift, score regression); 2 invalid input (schema, missing
+file, hash mismatch); 3 runtime failure (engine crash, out of memory, image build).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from harness.errors import EXIT_CHECK_FAILED, EXIT_INVALID_INPUT, EXIT_RUNTIME_FAILURE, LoomError
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    help="Reproducible evaluation of long-context models from pinned manifests.\n\n"
+         "Exit codes: 0 ok; 1 check failed (pin drift, score regression); 2 invalid input "
+         "(schema, missing file, hash mismatch); 3 runtime failure (engine crash, out of memory, image build).")
+
+
+def _err(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def contract(fn):
+    """Turn the project's errors into their exit codes, and anything unexpected into exit 3,
+    without a traceback (set LOOMCTL_DEBUG=1 to see one)."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except LoomError as exc:
+            for problem in exc.problems:
+                _err(problem)
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get("LOOMCTL_DEBUG"):
+                raise
+            _err(f"internal error: {type(exc).__name__}: {exc} — rerun with LOOMCTL_DEBUG=1 and report it")
+            raise typer.Exit(EXIT_RUNTIME_FAILURE) from None
+
+    return wrapper
+
+
+ManifestArg = Annotated[Path, typer.Argument(help="manifest JSON file", show_default=False)]
+
+
+@app.command()
+@contract
+def validate(manifests: Annotated[list[Path], typer.Argument(help="manifest files", show_default=False)]) -> None:
+    """Check manifests against schema v1 and the semantic rules; print every problem, one a line."""
+    from loomctl import manifest as mf
+
+    failed = False
+    for path in manifests:
+        try:
+            manifest = mf.load(path)
+            problems = mf.validate(manifest)
+        except LoomError as exc:
+            problems, manifest = exc.problems, None
+        if problems:
+            failed = True
+            for problem in problems:
+                _err(f"{path}: {problem}" if not problem.startswith(str(path)) else problem)
+            continue
+        open_pins = mf.open_pins(manifest)
+        print(f"{path}: valid ({len(mf.tasks(manifest))} tasks, digest {manifest.digest[:16]})"
+              + (f"; {len(open_pins)} open pin(s):" if open_pins else ""))
+        for pointer in open_pins:
+            print(f"  open pin: {pointer} — `loomctl pin` fills it; `loomctl run` refuses it while null")
+    if failed:
+        raise typer.Exit(EXIT_INVALID_INPUT)
+
+
+@app.command()
+@contract
+def pin(
+    manifest_path: ManifestArg,
+    model_dir: Annotated[Optional[Path], typer.Option("--model-dir", help="model folder (default: model.path)")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="local data / hub cache folder")] = None,
+    check: Annotated[bool, typer.Option("--check", help="verify without writing; exit 1 on drift")] = False,
+) -> None:
+    """Compute weights, dataset and template hashes and write them into the manifest (or --check them)."""
+    from loomctl import manifest as mf
+    from loomctl import pins
+
+    manifest = mf.load_valid(manifest_path)
+    computed = pins.compute(manifest, model_dir, data_dir)
+    if check:
+        problems = pins.drift(manifest, computed)
+        for problem in problems:
+            _err(problem)
+        if problems:
+            _err(f"{manifest_path}: {len(problems)} pin(s) drifted")
+            raise typer.Exit(EXIT_CHECK_FAILED)
+        print(f"{manifest_path}: all {len(computed)} pins match")
+        return
+    changed = pins.write(manifest, computed)
+    print(f"{manifest_path}: {'pins written' if changed else 'pins already current'} "
+          f"(digest {manifest.digest[:16]})")
+
+
+@app.command()
+@contract
+def show(manifest_path: ManifestArg,
+         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """Print the effective per-task settings (defaults applied) and the manifest's canonical digest."""
+    from loomctl import manifest as mf
+
+    manifest = mf.load_valid(manifest_path)
+    tasks = [t.as_dict() for t in mf.tasks(manifest)]
+    if as_json:
+        print(json.dumps({"digest": manifest.digest, "tasks": tasks}, indent=2))
+        return
+    print(f"manifest {manifest_path}\ndigest   sha256:{manifest.digest}")
+    for task in tasks:
+        ds = task["dataset"]
+        source = {"generator": lambda: f"generator {ds['generator']} v{ds['generator_version']} seed {ds['seed']}",
+                  "hub": lambda: f"hub {ds['repo']}@{(ds.get('revision') or 'OPEN')[:12]}",
+                  "local": lambda: f"local {ds['path']}"}[ds["source"]]()
+        trunc, gen = task["truncation"], task["generation"]
+        print(f"- {task['benchmark']}/{task['id']}: {source}; truncation {trunc.get('policy')} "
+              f"budget {trunc.get('budget_tokens')}; max_new_tokens {gen.get('max_new_tokens')} "
+              f"temperature {gen.get('temperature', 0.0)}; metrics {', '.join(task['metrics'])}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

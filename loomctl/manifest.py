@@ -1,0 +1,385 @@
+"""Manifests: load, validate (schema v1 + semantic checks), resolve defaults, canonical digest.
+
+A manifest is kept as the parsed JSON (key order preserved, so ``loomctl pin`` can write it back
+unchanged but for the pins) plus its location; everything else is derived from it by the pure
+functions here. Problems are reported all at once as ``path/in/manifest: what — what to do``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from harness.benchmarks import BENCHMARKS
+from harness.errors import InputError
+from harness.hashing import sha256_json
+from harness.metrics import METRICS
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "manifests" / "schema" / "manifest.v1.json"
+SUPPORTED_MAJOR = "1"
+SETTINGS_KEYS = ("prompt", "truncation", "generation", "metrics", "aggregation")
+
+
+@dataclass
+class Manifest:
+    path: Path
+    data: dict[str, Any]
+
+    @property
+    def root(self) -> Path:
+        """Relative paths in a manifest are relative to the folder that holds it."""
+        return self.path.parent
+
+    @property
+    def digest(self) -> str:
+        return sha256_json(self.data)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task's effective settings: suite defaults, then benchmark defaults, then the task."""
+
+    benchmark: str
+    id: str
+    dataset: dict[str, Any]
+    prompt: dict[str, Any]
+    truncation: dict[str, Any]
+    generation: dict[str, Any]
+    metrics: tuple[str, ...]
+    aggregation: str
+    pointer: str = field(compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"benchmark": self.benchmark, "id": self.id, "dataset": self.dataset, "prompt": self.prompt,
+                "truncation": self.truncation, "generation": self.generation,
+                "metrics": list(self.metrics), "aggregation": self.aggregation}
+
+
+def load(path: str | Path) -> Manifest:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found — check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot be read ({exc}) — pass a UTF-8 JSON manifest") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}:{exc.colno}: malformed JSON ({exc.msg}) — fix the syntax") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: the manifest must be a JSON object — start from manifests/loombench-lite.json")
+    return Manifest(path, data)
+
+
+def dump(data: dict[str, Any]) -> str:
+    """The one on-disk form of manifests: two-space indent, key order kept, trailing newline."""
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+@cache
+def _validator():
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads(SCHEMA_PATH.read_text())
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def _pointer(parts) -> str:
+    return "/".join(str(p) for p in parts) or "(top level)"
+
+
+_DISCRIMINATORS = ("source", "kind")
+
+
+def _leaf_errors(error) -> list:
+    """For a failed ``oneOf``, the errors of the branch the instance meant (by its ``source`` or
+    ``kind`` field), instead of jsonschema's 'not valid under any of the given schemas'."""
+    if error.validator != "oneOf" or not error.context:
+        return [error]
+    branches: dict[int, list] = {}
+    for sub in error.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+
+    def misses_discriminator(errs) -> bool:
+        return any(e.validator == "const" and e.path and e.path[-1] in _DISCRIMINATORS for e in errs)
+
+    def is_type_mismatch(errs) -> bool:
+        return any(e.validator == "type" and not e.relative_path for e in errs)
+
+    chosen = [errs for errs in branches.values() if not misses_discriminator(errs) and not is_type_mismatch(errs)]
+    if not chosen:
+        return [error]
+    best = min(chosen, key=len)
+    return [leaf for sub in best for leaf in _leaf_errors(sub)]
+
+
+def _hint(error) -> str:
+    key = error.path[-1] if error.path else ""
+    v = error.validator
+    if v == "pattern":
+        pattern = error.validator_value
+        if "{40}" in pattern:
+            return f"{error.instance!r} is not a commit — pin the 40-hex commit sha (not a branch or tag name); " \
+                   "`loomctl pin --resolve` finds it where the hub is reachable"
+        if "{64}" in pattern and "@sha256" in pattern:
+            return f"{error.instance!r} is not pinned by digest — write the base image as name@sha256:<64 hex>"
+        if "{64}" in pattern:
+            return f"{error.instance!r} is not a sha256 — use 64 lower-case hex digits; `loomctl pin` computes it"
+        if key == "schema_version":
+            return f"schema version {error.instance!r} is not readable by this loomctl (schema major " \
+                   f"{SUPPORTED_MAJOR}) — convert the manifest or use the loomctl release for that schema"
+        if "\\.\\." in pattern:
+            return f"{error.instance!r} is not a safe relative path — use a path inside the manifest's folder, " \
+                   "without '..', a leading '/' or backslashes"
+        return f"{error.instance!r} does not match {pattern} — fix the value"
+    if v == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        pin_like = missing in {"sha256", "revision", "weights_sha256", "files", "generator_version"}
+        todo = "run `loomctl pin MANIFEST` to fill it (null marks an open pin)" if pin_like else "add it"
+        return f"missing required field '{missing}' — {todo}"
+    if v == "additionalProperties" or v == "unevaluatedProperties":
+        return f"{error.message} — remove it or fix its spelling (see manifests/schema/manifest.v1.json)"
+    if v == "enum":
+        return f"{error.instance!r} is not allowed — use one of {error.validator_value}"
+    if v == "const":
+        return f"{error.instance!r} is not allowed — it must be {error.validator_value!r}"
+    if v == "type":
+        return f"expected {error.validator_value}, got {type(error.instance).__name__} {json.dumps(error.instance)[:40]} — fix the type"
+    if v in {"minimum", "exclusiveMinimum", "maximum", "minItems", "minLength"}:
+        return f"{error.message} — use a value within the schema's bounds"
+    if v == "oneOf":
+        return f"{json.dumps(error.instance)[:60]} matches none of the allowed forms — see manifests/schema/manifest.v1.json"
+    return f"{error.message} — see manifests/schema/manifest.v1.json"
+
+
+def schema_problems(data: dict[str, Any]) -> list[str]:
+    version = data.get("schema_version")
+    if isinstance(version, str) and version.split(".")[0] != SUPPORTED_MAJOR:
+        return [f"schema_version: major version {version.split('.')[0]!r} is not supported (this loomctl reads "
+                f"{SUPPORTED_MAJOR}.x) — convert the manifest or use the loomctl release that reads it"]
+    problems = []
+    for error in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        for leaf in _leaf_errors(error):
+            problems.append(f"{_pointer(leaf.absolute_path)}: {_hint(leaf)}")
+    return list(dict.fromkeys(problems))
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def tasks(manifest: Manifest) -> list[TaskSpec]:
+    """Effective per-task settings; tolerant of malformed parts (validation reports those)."""
+    data = manifest.data
+    suite_defaults = {k: v for k, v in _as_dict(data.get("defaults")).items() if k in SETTINGS_KEYS}
+    out = []
+    for b_index, bench in enumerate(_as_list(data.get("benchmarks"))):
+        bench = _as_dict(bench)
+        bench_defaults = _merge(suite_defaults, {k: v for k, v in _as_dict(bench.get("defaults")).items()
+                                                 if k in SETTINGS_KEYS})
+        for t_index, task in enumerate(_as_list(bench.get("tasks"))):
+            task = _as_dict(task)
+            settings = _merge(bench_defaults, {k: v for k, v in task.items() if k in SETTINGS_KEYS})
+            out.append(TaskSpec(
+                benchmark=str(bench.get("name")), id=str(task.get("id")), dataset=_as_dict(task.get("dataset")),
+                prompt=_as_dict(settings.get("prompt")), truncation=_as_dict(settings.get("truncation")),
+                generation=_as_dict(settings.get("generation")),
+                metrics=tuple(m for m in _as_list(settings.get("metrics")) if isinstance(m, str)),
+                aggregation=str(settings.get("aggregation", "mean")),
+                pointer=f"benchmarks/{b_index}/tasks/{t_index}"))
+    return out
+
+
+def resolve_path(manifest: Manifest, relative: str, where: str) -> Path:
+    """A manifest-relative path, refused if it leaves the manifest's folder (even via symlinks)."""
+    if PurePosixPath(relative).is_absolute() or ".." in PurePosixPath(relative).parts:
+        raise InputError(f"{where}: {relative!r} leaves the manifest's folder — use a path inside it")
+    root = manifest.root.resolve()
+    path = (root / relative).resolve()
+    if root not in path.parents and path != root:
+        raise InputError(f"{where}: {relative!r} resolves outside the manifest's folder — use a path inside it")
+    return path
+
+
+def semantic_problems(manifest: Manifest) -> list[str]:
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for task in tasks(manifest):
+        at = task.pointer
+        bench = BENCHMARKS.get(task.benchmark)
+        if bench is None:
+            problems.append(f"{at.rsplit('/tasks', 1)[0]}/name: unknown benchmark {task.benchmark!r} — "
+                            f"use one of {sorted(BENCHMARKS)}")
+        if task.id in seen:
+            problems.append(f"{at}/id: duplicate task id {task.id!r} (also at {seen[task.id]}) — "
+                            "give every task a unique id; records and scores are keyed by it")
+        seen.setdefault(task.id, at)
+        if not task.metrics:
+            problems.append(f"{at}/metrics: no metric set for this task or in defaults — name at least one of "
+                            f"{sorted(METRICS)}")
+        for metric in task.metrics:
+            if metric not in METRICS:
+                problems.append(f"{at}/metrics: unknown metric {metric!r} — use one of {sorted(METRICS)}")
+            elif bench is not None and metric not in bench.metrics:
+                problems.append(f"{at}/metrics: {metric!r} is not an official metric of {bench.name} — "
+                                f"use one of {list(bench.metrics)}")
+        problems += _prompt_problems(manifest, task)
+        problems += _truncation_problems(task)
+        if "max_new_tokens" not in task.generation:
+            problems.append(f"{at}/generation/max_new_tokens: missing — set it in the task or in defaults")
+        problems += _dataset_problems(manifest, task)
+    problems += _template_budget_problems(manifest)
+    model = _as_dict(manifest.data.get("model"))
+    if "path" in model:
+        try:
+            if not resolve_path(manifest, model["path"], "model/path").is_dir():
+                problems.append(f"model/path: {model['path']!r} is not a folder — save the model there or fix the path")
+        except InputError as exc:
+            problems += exc.problems
+    elif model and model.get("revision") is None:
+        problems.append("model/revision: a model without a local path needs a hub commit revision — "
+                        "set model.path, or pin the revision with `loomctl pin --resolve`")
+    return problems
+
+
+def _prompt_problems(manifest: Manifest, task: TaskSpec) -> list[str]:
+    at = f"{task.pointer}/prompt"
+    has_text, has_file = "template" in task.prompt, "template_file" in task.prompt
+    if has_text == has_file:
+        return [f"{at}: set exactly one of 'template' and 'template_file' — in the task or in defaults"]
+    if "sha256" not in task.prompt:
+        return [f"{at}/sha256: missing pin — run `loomctl pin MANIFEST` (null marks an open pin)"]
+    if has_file:
+        try:
+            if not resolve_path(manifest, task.prompt["template_file"], f"{at}/template_file").is_file():
+                return [f"{at}/template_file: {task.prompt['template_file']!r} not found — create it or fix the path"]
+        except InputError as exc:
+            return exc.problems
+    if task.prompt.get("chat_template") == "tokenizer" and "chat_template_sha256" not in task.prompt:
+        return [f"{at}/chat_template_sha256: missing pin for the tokenizer's chat template — run `loomctl pin`"]
+    return []
+
+
+def _truncation_problems(task: TaskSpec) -> list[str]:
+    at = f"{task.pointer}/truncation"
+    problems = [f"{at}/{key}: missing — set it in the task or in defaults"
+                for key in ("policy", "budget_tokens") if key not in task.truncation]
+    budget, new = task.truncation.get("budget_tokens"), task.generation.get("max_new_tokens")
+    if isinstance(budget, int) and isinstance(new, int) and budget <= new:
+        problems.append(f"{at}/budget_tokens: {budget} leaves no room for the prompt after reserving "
+                        f"max_new_tokens={new} — raise the budget or lower max_new_tokens")
+    return problems
+
+
+def _template_budget_problems(manifest: Manifest) -> list[str]:
+    """A template that cannot fit its budget even with an empty context; needs the model's tokenizer,
+    so it is checked only when model.path holds one (``loomctl run`` checks every sample anyway)."""
+    model = _as_dict(manifest.data.get("model"))
+    try:
+        folder = resolve_path(manifest, model["path"], "model/path") if isinstance(model.get("path"), str) else None
+    except InputError:
+        return []
+    if folder is None or not (folder / "tokenizer.json").is_file():
+        return []
+    from harness.prompts import template_floor_tokens
+    from harness.tokenizer import ModelTokenizer
+
+    tokenizer = ModelTokenizer(folder)
+    problems = []
+    for task in tasks(manifest):
+        budget, new = task.truncation.get("budget_tokens"), task.generation.get("max_new_tokens")
+        if not (isinstance(budget, int) and isinstance(new, int)):
+            continue
+        try:
+            if "template" in task.prompt:
+                text = task.prompt["template"]
+            else:
+                text = resolve_path(manifest, task.prompt["template_file"], "").read_text(encoding="utf-8")
+            floor = template_floor_tokens(text, tokenizer)
+        except (InputError, KeyError, OSError, ValueError):
+            continue
+        except Exception as exc:  # a Jinja syntax error
+            problems.append(f"{task.pointer}/prompt: the template does not compile ({exc}) — fix its syntax")
+            continue
+        if floor > budget - new:
+            problems.append(f"{task.pointer}/truncation/budget_tokens: the template alone is {floor} tokens, more "
+                            f"than budget {budget} minus max_new_tokens {new} — raise the budget or shorten the template")
+    return problems
+
+
+def _dataset_problems(manifest: Manifest, task: TaskSpec) -> list[str]:
+    at = f"{task.pointer}/dataset"
+    ds = task.dataset
+    if ds.get("source") == "generator":
+        from harness.data.synthetic import GENERATORS
+
+        if ds.get("generator") not in GENERATORS:
+            return [f"{at}/generator: unknown generator {ds.get('generator')!r} — use one of {sorted(GENERATORS)}"]
+        unknown = set(_as_dict(ds.get("params"))) - set(GENERATORS[ds["generator"]].defaults)
+        if unknown:
+            return [f"{at}/params: unknown parameter(s) {sorted(unknown)} — allowed: "
+                    f"{sorted(GENERATORS[ds['generator']].defaults)}"]
+    if ds.get("source") == "local" and isinstance(ds.get("path"), str):
+        try:
+            if not resolve_path(manifest, ds["path"], f"{at}/path").is_file():
+                return [f"{at}/path: {ds['path']!r} not found — create it or fix the path"]
+        except InputError as exc:
+            return exc.problems
+    return []
+
+
+def open_pins(manifest: Manifest) -> list[str]:
+    """Pins still null: allowed by validate (listed), refused by run."""
+    found = []
+
+    def walk(node: Any, parts: list[str]) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if value is None and key in {"sha256", "revision", "weights_sha256", "chat_template_sha256"}:
+                    if key == "revision" and parts == ["model"] and "path" in node:
+                        continue
+                    found.append("/".join(parts + [key]))
+                walk(value, parts + [key])
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, parts + [str(i)])
+
+    walk(manifest.data, [])
+    return found
+
+
+def validate(manifest: Manifest) -> list[str]:
+    """All problems with a manifest (empty when valid)."""
+    problems = schema_problems(manifest.data)
+    if problems and problems[0].startswith("schema_version: major"):
+        return problems
+    flagged = {p.split(": ", 1)[0] for p in problems}
+    semantic = [p for p in semantic_problems(manifest) if p.split(": ", 1)[0] not in flagged]
+    return list(dict.fromkeys(problems + semantic))
+
+
+def load_valid(path: str | Path) -> Manifest:
+    manifest = load(path)
+    problems = validate(manifest)
+    if problems:
+        raise InputError(*problems)
+    return manifest

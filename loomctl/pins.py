@@ -1,0 +1,193 @@
+"""Pins: compute every hash a manifest pins, write them back, or check them (the CI pre-flight).
+
+Weights are hashed per file, streamed, and cached by (path, size, mtime) so a re-check of an
+unchanged 16 GB model costs a stat per file. Dataset pins are the canonical hash of the samples
+the harness will evaluate, computed by the same loader the harness uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+from harness.data.loaders import load_samples
+from harness.errors import InputError
+from harness.hashing import combined_sha256, file_sha256, samples_sha256, sha256_text
+from loomctl import manifest as mf
+
+# Weight, tokenizer and config files: everything that changes what the model computes.
+MODEL_FILE_PATTERNS = (
+    "*.safetensors", "*.bin", "*.pt", "*.pth", "*.gguf", "*.index.json", "config.json",
+    "generation_config.json", "tokenizer*", "vocab*", "merges.txt", "special_tokens_map.json",
+    "added_tokens.json", "*.model", "*.tiktoken", "chat_template.*", "preprocessor_config.json", "*.py",
+)
+
+
+def model_files(model_dir: Path) -> list[Path]:
+    files = [p for p in model_dir.rglob("*") if p.is_file() and not any(part.startswith(".") for part in
+                                                                         p.relative_to(model_dir).parts)]
+    chosen = sorted(p for p in files if any(fnmatch(p.name, pat) for pat in MODEL_FILE_PATTERNS))
+    if not chosen:
+        raise InputError(f"model/path: no weight, tokenizer or config files in {model_dir} — "
+                         "point --model-dir at a folder written by save_pretrained")
+    return chosen
+
+
+class HashCache:
+    """sha256 of files keyed by absolute path, size and mtime (ns), kept in one JSON file."""
+
+    def __init__(self, path: Path | None = None):
+        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        self.path = path or Path(os.environ.get("LOOMCTL_HASH_CACHE", base / "loomctl" / "file-hashes.json"))
+        try:
+            self._entries: dict[str, Any] = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            self._entries = {}
+        self._dirty = False
+
+    def sha256(self, path: Path) -> str:
+        stat = path.stat()
+        key = str(path.resolve())
+        entry = self._entries.get(key)
+        if entry and entry["size"] == stat.st_size and entry["mtime_ns"] == stat.st_mtime_ns:
+            return entry["sha256"]
+        digest = file_sha256(path)
+        self._entries[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest}
+        self._dirty = True
+        return digest
+
+    def save(self) -> None:
+        if not self._dirty:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=self.path.parent, delete=False, suffix=".tmp") as handle:
+            json.dump(self._entries, handle)
+        os.replace(handle.name, self.path)
+        self._dirty = False
+
+
+def hash_model(model_dir: Path, cache: HashCache) -> tuple[dict[str, str], str]:
+    digests = {p.relative_to(model_dir).as_posix(): cache.sha256(p) for p in model_files(model_dir)}
+    return digests, combined_sha256(digests)
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One pinned field: where it lives in the manifest (a key path) and its computed value."""
+
+    keys: tuple[str | int, ...]
+    value: Any
+
+    @property
+    def pointer(self) -> str:
+        return "/".join(map(str, self.keys))
+
+
+def model_dir_of(manifest: mf.Manifest, override: Path | None) -> Path:
+    if override is not None:
+        return override
+    model = manifest.data.get("model", {})
+    if "path" not in model:
+        raise InputError("model/path: the manifest names no local model folder — pass --model-dir with the "
+                         "downloaded snapshot of the pinned revision")
+    return mf.resolve_path(manifest, model["path"], "model/path")
+
+
+def template_text(manifest: mf.Manifest, prompt: dict[str, Any], where: str) -> str:
+    if "template" in prompt:
+        return prompt["template"]
+    return mf.resolve_path(manifest, prompt["template_file"], f"{where}/template_file").read_text(encoding="utf-8")
+
+
+def _task_location(manifest: mf.Manifest, task: mf.TaskSpec, key: str) -> tuple[str | int, ...]:
+    """Where a task's setting is written: the task itself if it sets it, else the defaults that do."""
+    b_index, t_index = (int(x) for x in task.pointer.split("/")[1::2])
+    bench = manifest.data["benchmarks"][b_index]
+    if key in bench["tasks"][t_index]:
+        return ("benchmarks", b_index, "tasks", t_index, key)
+    if key in bench.get("defaults", {}):
+        return ("benchmarks", b_index, "defaults", key)
+    return ("defaults", key)
+
+
+def compute(manifest: mf.Manifest, model_dir: Path | None = None, data_dir: Path | None = None,
+            cache: HashCache | None = None) -> list[Pin]:
+    """Every pin of the manifest, computed from the files it names."""
+    from harness.prompts import chat_template_text
+    from harness.tokenizer import ModelTokenizer
+
+    cache = cache or HashCache()
+    folder = model_dir_of(manifest, model_dir)
+    files, weights = hash_model(folder, cache)
+    cache.save()
+    pins = [Pin(("model", "files"), files), Pin(("model", "weights_sha256"), weights)]
+    tokenizer: list[ModelTokenizer] = []
+
+    def get_tokenizer() -> ModelTokenizer:
+        if not tokenizer:
+            tokenizer.append(ModelTokenizer(folder))
+        return tokenizer[0]
+
+    seen_prompts: set[tuple] = set()
+    for task in mf.tasks(manifest):
+        samples = load_samples(task.dataset, manifest.root, get_tokenizer, data_dir)
+        pins.append(Pin(_task_location(manifest, task, "dataset") + ("sha256",), samples_sha256(samples)))
+        where = _task_location(manifest, task, "prompt")
+        if where in seen_prompts:
+            continue
+        seen_prompts.add(where)
+        pins.append(Pin(where + ("sha256",), sha256_text(template_text(manifest, task.prompt, task.pointer))))
+        if task.prompt.get("chat_template") == "tokenizer":
+            pins.append(Pin(where + ("chat_template_sha256",), sha256_text(chat_template_text(folder))))
+    return pins
+
+
+def _get(data: Any, keys: tuple) -> Any:
+    for key in keys:
+        data = data[key]
+    return data
+
+
+def drift(manifest: mf.Manifest, pins: list[Pin]) -> list[str]:
+    """One line per pin whose manifest value differs from the computed one."""
+    problems = []
+    for pin in pins:
+        try:
+            current = _get(manifest.data, pin.keys)
+        except (KeyError, IndexError, TypeError):
+            current = None
+        if current == pin.value:
+            continue
+        if pin.keys[-1] == "files" and isinstance(current, dict):
+            for name in sorted(set(current) | set(pin.value)):
+                if current.get(name) != pin.value.get(name):
+                    problems.append(f"{pin.pointer}/{name}: pinned {current.get(name)} but the file hashes to "
+                                    f"{pin.value.get(name)} — the model folder changed; restore it or re-pin")
+            continue
+        if current is None:
+            problems.append(f"{pin.pointer}: open pin, computed {pin.value} — run `loomctl pin` and commit the manifest")
+        else:
+            problems.append(f"{pin.pointer}: pinned {current} but computed {pin.value} — the input changed; "
+                            "restore it, or re-pin with `loomctl pin` if the change is intended")
+    return problems
+
+
+def write(manifest: mf.Manifest, pins: list[Pin]) -> bool:
+    """Write the pins into the manifest file (atomically); returns whether anything changed."""
+    data = json.loads(json.dumps(manifest.data))
+    for pin in pins:
+        parent = _get(data, pin.keys[:-1])
+        parent[pin.keys[-1]] = pin.value
+    text = mf.dump(data)
+    if text == manifest.path.read_text(encoding="utf-8"):
+        return False
+    with tempfile.NamedTemporaryFile("w", dir=manifest.path.parent, delete=False, encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(handle.name, manifest.path)
+    manifest.data = data
+    return True

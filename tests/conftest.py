@@ -1,0 +1,44 @@
+"""Shared fixtures: a real tiny transformers model saved to disk, and the repository paths."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_MODEL = ROOT / "manifests" / "models" / "tiny-loom"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_hash_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("LOOMCTL_HASH_CACHE", str(tmp_path_factory.mktemp("cache") / "hashes.json"))
+
+
+@pytest.fixture(scope="session")
+def random_model_dir(tmp_path_factory) -> Path:
+    """A tiny, randomly initialised Llama saved by transformers with the shipped tokenizer."""
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    import torch
+
+    out = tmp_path_factory.mktemp("random-model")
+    tok = PreTrainedTokenizerFast.from_pretrained(SHIPPED_MODEL)
+    tok.save_pretrained(out)
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                         num_key_value_heads=2, intermediate_size=64, max_position_embeddings=4096,
+                         tie_word_embeddings=True, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    LlamaForCausalLM(config).save_pretrained(out)
+    return out
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A copy of manifests/ (templates, lite manifest) in a temporary folder, without the model."""
+    dest = tmp_path / "manifests"
+    shutil.copytree(ROOT / "manifests", dest, ignore=shutil.ignore_patterns("models"))
+    os.makedirs(dest / "models")
+    return dest
