@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 from collections.abc import Iterable
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
+
+from harness.errors import InputError
 
 _CHUNK = 1 << 20
 
@@ -51,3 +56,59 @@ def file_sha256(path: str | Path) -> str:
 def combined_sha256(file_digests: dict[str, str]) -> str:
     """One digest over many files: sha256 of 'name  digest' lines sorted by name (sha256sum style)."""
     return sha256_text("".join(f"{digest}  {name}\n" for name, digest in sorted(file_digests.items())))
+
+
+class HashCache:
+    """sha256 of files keyed by absolute path, size and mtime (ns), kept in one JSON file."""
+
+    def __init__(self, path: Path | None = None):
+        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        self.path = path or Path(os.environ.get("LOOMCTL_HASH_CACHE", base / "loomctl" / "file-hashes.json"))
+        try:
+            self._entries: dict[str, Any] = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            self._entries = {}
+        self._dirty = False
+
+    def sha256(self, path: Path) -> str:
+        stat = path.stat()
+        key = str(path.resolve())
+        entry = self._entries.get(key)
+        if entry and entry["size"] == stat.st_size and entry["mtime_ns"] == stat.st_mtime_ns:
+            return entry["sha256"]
+        digest = file_sha256(path)
+        self._entries[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest}
+        self._dirty = True
+        return digest
+
+    def save(self) -> None:
+        if not self._dirty:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=self.path.parent, delete=False, suffix=".tmp") as handle:
+            json.dump(self._entries, handle)
+        os.replace(handle.name, self.path)
+        self._dirty = False
+
+
+# Weight, tokenizer and config files: everything that changes what the model computes.
+MODEL_FILE_PATTERNS = (
+    "*.safetensors", "*.bin", "*.pt", "*.pth", "*.gguf", "*.index.json", "config.json",
+    "generation_config.json", "tokenizer*", "vocab*", "merges.txt", "special_tokens_map.json",
+    "added_tokens.json", "*.model", "*.tiktoken", "chat_template.*", "preprocessor_config.json", "*.py",
+)
+
+
+def model_files(model_dir: Path) -> list[Path]:
+    files = [p for p in model_dir.rglob("*") if p.is_file() and not any(part.startswith(".") for part in
+                                                                         p.relative_to(model_dir).parts)]
+    chosen = sorted(p for p in files if any(fnmatch(p.name, pat) for pat in MODEL_FILE_PATTERNS))
+    if not chosen:
+        raise InputError(f"model/path: no weight, tokenizer or config files in {model_dir} — "
+                         "point --model-dir at a folder written by save_pretrained")
+    return chosen
+
+
+def hash_model(model_dir: Path, cache: HashCache) -> tuple[dict[str, str], str]:
+    digests = {p.relative_to(model_dir).as_posix(): cache.sha256(p) for p in model_files(model_dir)}
+    return digests, combined_sha256(digests)

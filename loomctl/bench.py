@@ -18,7 +18,7 @@ def bench_hashing(size_mib: int = 512) -> bool:
     """Weights hashing (streamed file sha256) against hashlib.sha256 over the same bytes in memory,
     then the cached re-hash of the same file. Target: ratio >= 0.8."""
     from harness.hashing import file_sha256
-    from loomctl.pins import HashCache
+    from harness.hashing import HashCache
 
     block = os.urandom(1 << 20)
     data = block * size_mib

@@ -133,6 +133,69 @@ def show(manifest_path: ManifestArg,
               f"temperature {gen.get('temperature', 0.0)}; metrics {', '.join(task['metrics'])}")
 
 
+def _score_table(scores: dict) -> str:
+    lengths = sorted({int(k) for t in scores["tasks"].values() for k in t.get("by_length", {})})
+    header = f"{'task':<24}{'metric':<28}{'score':>8}{'± se':>7}{'n':>5}" + "".join(f"{n:>7}" for n in lengths)
+    lines = [header, "-" * len(header)]
+    for task_id, task in scores["tasks"].items():
+        cells = "".join(f"{task['by_length'].get(str(n), {}).get('score') or 0:>7.1f}"
+                        if str(n) in task["by_length"] else f"{'':>7}" for n in lengths)
+        score = "-" if task["score"] is None else f"{task['score']:.2f}"
+        se = "" if task["stderr"] is None else f"{task['stderr']:.1f}"
+        lines.append(f"{task['benchmark'] + '/' + task_id:<24}{task['metric']:<28}{score:>8}{se:>7}{task['n']:>5}{cells}")
+    lines.append("-" * len(header))
+    for name, bench in scores["benchmarks"].items():
+        lines.append(f"{name:<52}{bench['score']:>8.2f}")
+    if scores.get("average") is not None:
+        lines.append(f"{'average (mean of benchmarks)':<52}{scores['average']:>8.2f}")
+    return "\n".join(lines)
+
+
+@app.command()
+@contract
+def run(
+    manifest_path: ManifestArg,
+    runtime: Annotated[str, typer.Option("--runtime", help="local (this Python) or docker")] = "local",
+    out: Annotated[Optional[Path], typer.Option("--out", help="run directory (default runs/<suite>-<digest>)")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="samples per task, spread evenly")] = None,
+    model_dir: Annotated[Optional[Path], typer.Option("--model-dir", help="model folder (default: model.path)")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="local data / hub cache folder")] = None,
+) -> None:
+    """Run a pinned manifest; write records, scores and provenance to the run directory (resumable)."""
+    from loomctl import manifest as mf
+    from loomctl import runtime as rt
+
+    manifest = mf.load_valid(manifest_path)
+    if runtime != "local":
+        raise LoomError_input(f"--runtime: {runtime!r} is not available in this build — use --runtime local")
+    out = out or rt.default_run_dir(manifest)
+    rt.prepare(manifest, out, runtime)
+    code = rt.run_local(manifest, out, model_dir, data_dir, limit)
+    if code:
+        _err(f"run failed (exit {code}); finished samples are kept in {out} — rerun the same command to resume")
+        raise typer.Exit(code)
+    scores = json.loads((out / "scores.json").read_text())
+    print(_score_table(scores))
+    print(f"\nrun directory: {out}")
+
+
+@app.command()
+@contract
+def score(run_dir: Annotated[Path, typer.Argument(help="run directory", show_default=False)]) -> None:
+    """Re-score a run from its records alone (no model needed) and rewrite its scores.json."""
+    from harness.run import score_run
+
+    if not (run_dir / "manifest.json").is_file():
+        raise LoomError_input(f"{run_dir}: not a run directory (no manifest.json) — pass the directory `loomctl run` wrote")
+    print(_score_table(score_run(run_dir)))
+
+
+def LoomError_input(message: str):
+    from harness.errors import InputError
+
+    return InputError(message)
+
+
 def main() -> None:
     app()
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from loomctl import pins
+from harness.hashing import HashCache
 from harness.hashing import file_sha256
 
 
@@ -60,10 +61,10 @@ def test_check_names_changed_template(project, random_model_dir):
 def test_hash_cache_reuses_digest_until_file_changes(tmp_path):
     target = tmp_path / "w.bin"
     target.write_bytes(b"a" * 1000)
-    cache = pins.HashCache(tmp_path / "cache.json")
+    cache = HashCache(tmp_path / "cache.json")
     first = cache.sha256(target)
     cache.save()
-    reloaded = pins.HashCache(tmp_path / "cache.json")
+    reloaded = HashCache(tmp_path / "cache.json")
     assert reloaded.sha256(target) == first
     target.write_bytes(b"b" * 1001)
     assert reloaded.sha256(target) != first

@@ -1,0 +1,40 @@
+"""Entry point inside the image (and of the local runtime): `python -m harness run --run-dir D ...`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from harness.errors import EXIT_RUNTIME_FAILURE, LoomError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the effective manifest of a run directory")
+    run.add_argument("--run-dir", type=Path, required=True)
+    run.add_argument("--model-dir", type=Path, required=True)
+    run.add_argument("--root", type=Path, required=True, help="the manifest's folder (relative paths)")
+    run.add_argument("--data-dir", type=Path)
+    run.add_argument("--limit", type=int)
+    args = parser.parse_args(argv)
+    from harness import run as pipeline
+
+    try:
+        pipeline.run(args.run_dir, args.model_dir, args.root, args.data_dir, args.limit)
+    except LoomError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:
+        if os.environ.get("LOOMCTL_DEBUG"):
+            raise
+        print(f"harness: runtime failure: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME_FAILURE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

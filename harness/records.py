@@ -1,0 +1,96 @@
+"""Per-sample records: append-only JSONL, fsync'd per batch, resumable; and the scores schema.
+
+A record is the deterministic outcome of one sample (two runs of one effective manifest on CPU give
+byte-identical records); wall-clock timings are provenance of a run, not of a result, so they go to
+``timings/<task>.jsonl`` beside it. A run killed at any point loses at most the batch in flight: on
+restart, a torn last line is dropped and finished samples are skipped, never written twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.hashing import canonical_json
+
+RECORD_SCHEMA = "loomctl.record/1"
+SCORES_SCHEMA = "loomctl.scores/1"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One evaluated sample. ``scores`` maps metric name to a score in [0, 1]; a skipped or failed
+    sample has no scores and says why in ``skipped`` / ``error``."""
+
+    id: str
+    task: str
+    benchmark: str
+    length: int | None
+    depth: float | None
+    prompt_sha256: str | None
+    input_tokens_before: int
+    input_tokens: int
+    truncated: bool
+    skipped: bool
+    prediction: str | None
+    references: list[str]
+    output_tokens: int
+    finish_reason: str | None
+    scores: dict[str, float]
+    error: str | None = None
+    schema: str = field(default=RECORD_SCHEMA)
+
+    def to_line(self) -> str:
+        return canonical_json(asdict(self)) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Record:
+        return cls(**data)
+
+
+def _append(path: Path, lines: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("".join(lines))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+class RecordFile:
+    """``samples/<task>.jsonl`` of a run directory."""
+
+    def __init__(self, run_dir: Path, task: str):
+        self.path = run_dir / "samples" / f"{task}.jsonl"
+        self.timings = run_dir / "timings" / f"{task}.jsonl"
+
+    def load(self) -> list[Record]:
+        """Finished records; a torn last line (a kill mid-write) is cut off the file first."""
+        if not self.path.exists():
+            return []
+        raw = self.path.read_bytes()
+        if raw and not raw.endswith(b"\n"):
+            keep = raw.rfind(b"\n") + 1
+            with self.path.open("r+b") as handle:
+                handle.truncate(keep)
+            raw = raw[:keep]
+        return [Record.from_dict(json.loads(line)) for line in raw.decode("utf-8").splitlines() if line]
+
+    def append(self, records: list[Record], seconds_per_sample: float) -> None:
+        _append(self.path, [r.to_line() for r in records])
+        _append(self.timings, [canonical_json({"id": r.id, "seconds": round(seconds_per_sample, 6)}) + "\n"
+                               for r in records])
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_records(run_dir: Path) -> dict[str, list[Record]]:
+    return {path.stem: RecordFile(run_dir, path.stem).load()
+            for path in sorted((run_dir / "samples").glob("*.jsonl"))}

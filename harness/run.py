@@ -1,0 +1,203 @@
+"""The pipeline: effective manifest -> samples -> prompts -> truncation -> engine -> records -> scores.
+
+Runs where the model runs (in this Python or in the image), reading ``manifest.json`` of a run
+directory that loomctl prepared. Everything that can change a score was resolved into that file;
+this module only executes it, verifying every pin on the way (weights, data, templates).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.data.loaders import check_pin, load_samples
+from harness.engines import Engine, Request, load_engine
+from harness.errors import InputError
+from harness.hashing import HashCache, hash_model, sha256_text
+from harness.prompts import PromptBuilder, chat_template_text
+from harness.records import Record, RecordFile, read_records, write_json_atomic
+from harness.scoring import score_sample, suite_scores
+from harness.tokenizer import ModelTokenizer
+
+
+@dataclass
+class Progress:
+    """Per-task progress on stderr: samples done, tokens/s and ETA."""
+
+    task: str
+    total: int
+    done: int = 0
+    resumed: int = 0
+    tokens: int = 0
+    started: float = 0.0
+
+    def start(self, already: int) -> None:
+        self.done = self.resumed = already
+        self.started = time.perf_counter()
+        note = f" (resuming: {already} already done)" if already else ""
+        print(f"[{self.task}] {self.done}/{self.total} samples{note}", file=sys.stderr, flush=True)
+
+    def advance(self, samples: int, tokens: int) -> None:
+        self.done += samples
+        self.tokens += tokens
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        eta = (self.total - self.done) * elapsed / max(self.done - self.resumed, 1)
+        print(f"[{self.task}] {self.done}/{self.total} samples  {self.tokens / elapsed:,.0f} tok/s  ETA {eta:.0f}s",
+              file=sys.stderr, flush=True)
+
+
+def environment(engine_versions: dict[str, str] | None = None) -> dict[str, Any]:
+    """What a result needs to name about where it was produced."""
+    import harness
+
+    cpu = platform.processor()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name")) or cpu
+    except (OSError, StopIteration):
+        pass
+    env: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(),
+                           "cpu": cpu, "harness": harness.__version__}
+    for module in ("torch", "transformers", "tokenizers", "numpy"):
+        try:
+            env[module] = __import__(module).__version__
+        except ImportError:
+            env[module] = None
+    if env["torch"]:
+        import torch
+
+        env["cuda"] = torch.version.cuda
+        env["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        env["torch_threads"] = torch.get_num_threads()
+    env["engine"] = engine_versions or {}
+    return env
+
+
+def select(samples: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+    """``limit`` samples spread evenly over the task (so every length bucket stays represented)."""
+    if not limit or limit >= len(samples):
+        return samples
+    return [samples[(i * len(samples)) // limit] for i in range(limit)]
+
+
+def verify_weights(effective: dict[str, Any], model_dir: Path) -> None:
+    files, combined = hash_model(model_dir, cache := HashCache())
+    cache.save()
+    pinned = effective["model"]
+    if combined != pinned.get("weights_sha256"):
+        changed = sorted(n for n in set(files) | set(pinned.get("files", {}))
+                         if files.get(n) != pinned.get("files", {}).get(n))
+        raise InputError(f"model/weights_sha256: the files in {model_dir} hash to {combined}, the manifest pins "
+                         f"{pinned.get('weights_sha256')} (differing: {', '.join(changed) or 'none'}) — use the pinned "
+                         "weights, or re-pin with `loomctl pin` if the change is intended")
+
+
+def _builder(task: dict[str, Any], tokenizer: ModelTokenizer, model_dir: Path) -> PromptBuilder:
+    prompt, trunc, gen = task["prompt"], task["truncation"], task["generation"]
+    if sha256_text(prompt["template"]) != prompt["sha256"]:
+        raise InputError(f"{task['id']}/prompt/sha256: the template hashes to {sha256_text(prompt['template'])}, the "
+                         f"manifest pins {prompt['sha256']} — restore the template or re-pin")
+    chat = None
+    if prompt.get("chat_template") == "tokenizer":
+        chat = chat_template_text(model_dir)
+        if sha256_text(chat) != prompt.get("chat_template_sha256"):
+            raise InputError(f"{task['id']}/prompt/chat_template_sha256: the tokenizer's chat template changed — re-pin")
+    config = json.loads((model_dir / "tokenizer_config.json").read_text()) \
+        if (model_dir / "tokenizer_config.json").is_file() else {}
+    specials = tuple((k, v) for k, v in config.items() if k in ("bos_token", "eos_token") and isinstance(v, str))
+    return PromptBuilder(template=prompt["template"], tokenizer=tokenizer, policy=trunc["policy"],
+                         budget_tokens=trunc["budget_tokens"], max_new_tokens=gen["max_new_tokens"],
+                         field=trunc.get("field", "context"), chat_template=chat, system=prompt.get("system"),
+                         special_tokens=specials)
+
+
+def run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None = None,
+        limit: int | None = None) -> dict[str, Any]:
+    effective = json.loads((run_dir / "manifest.json").read_text())
+    verify_weights(effective, model_dir)
+    tokenizer = ModelTokenizer(model_dir)
+    engine: list[Engine] = []
+
+    def get_engine() -> Engine:
+        if not engine:
+            engine.append(load_engine(effective["engine"], effective["model"], str(model_dir)))
+            write_json_atomic(run_dir / "environment.json", environment(engine[0].versions()))
+        return engine[0]
+
+    if not (run_dir / "environment.json").exists():
+        write_json_atomic(run_dir / "environment.json", environment())
+    generate_seconds = 0.0
+    started = time.perf_counter()
+    for task in effective["tasks"]:
+        samples = load_samples(task["dataset"], root, lambda: tokenizer, data_dir)
+        check_pin(samples, task["dataset"], task["id"])
+        samples = select(samples, limit)
+        builder = _builder(task, tokenizer, model_dir)
+        prompts = {s["id"]: builder.build(s) for s in samples}
+        records_file = RecordFile(run_dir, task["id"])
+        done = {r.id for r in records_file.load()}
+        progress = Progress(task["id"], len(samples))
+        progress.start(len(done))
+        gen = task["generation"]
+        by_id = {s["id"]: s for s in samples}
+        batch_size = int(effective["engine"].get("args", {}).get("batch_size", 1))
+        # Batches are fixed by the whole task (longest prompts first), so a resumed run replays
+        # exactly the batches an uninterrupted run would have run.
+        order = sorted(samples, key=lambda s: (-prompts[s["id"]]["tokens_after"], s["id"]))
+        for start in range(0, len(order), batch_size):
+            batch = order[start:start + batch_size]
+            if all(s["id"] in done for s in batch):
+                continue
+            runnable = [s for s in batch if not prompts[s["id"]]["skipped"]]
+            outputs = {}
+            t0 = time.perf_counter()
+            if runnable:
+                requests = [Request(s["id"], prompts[s["id"]]["text"], gen["max_new_tokens"],
+                                    tuple(gen.get("stop", ())), gen.get("temperature", 0.0),
+                                    gen.get("top_p", 1.0), gen.get("seed", 0)) for s in runnable]
+                outputs = {o.id: o for o in get_engine().generate(requests)}
+            elapsed = time.perf_counter() - t0
+            generate_seconds += elapsed
+            new = [_record(task, by_id[s["id"]], prompts[s["id"]], outputs.get(s["id"]))
+                   for s in batch if s["id"] not in done]
+            records_file.append(new, elapsed / max(len(batch), 1))
+            progress.advance(len(new), sum(r.input_tokens + r.output_tokens for r in new))
+    scores = score_run(run_dir)
+    total = time.perf_counter() - started
+    write_json_atomic(run_dir / "timing.json", {"wall_seconds": round(total, 3),
+                                                "generate_seconds": round(generate_seconds, 3),
+                                                "overhead_share": round(1 - generate_seconds / total, 4) if total else None})
+    return scores
+
+
+def _record(task: dict[str, Any], sample: dict[str, Any], prompt: dict[str, Any], output) -> Record:
+    references = [str(a) for a in sample.get("answers", [])]
+    prediction = output.text if output else None
+    return Record(
+        id=sample["id"], task=task["id"], benchmark=task["benchmark"], length=sample.get("length"),
+        depth=sample.get("depth"), prompt_sha256=sha256_text(prompt["text"]) if prompt["text"] is not None else None,
+        input_tokens_before=prompt["tokens_before"], input_tokens=prompt["tokens_after"],
+        truncated=prompt["truncated"], skipped=prompt["skipped"], prediction=prediction, references=references,
+        output_tokens=output.output_tokens if output else 0, finish_reason=output.finish_reason if output else None,
+        scores=score_sample(task["metrics"], prediction, references) if output else {})
+
+
+def score_run(run_dir: Path) -> dict[str, Any]:
+    """Re-score a run from its records alone (no model): recompute every metric, then aggregate."""
+    effective = json.loads((run_dir / "manifest.json").read_text())
+    metrics = {t["id"]: t["metrics"] for t in effective["tasks"]}
+    records = {}
+    for task_id, task_records in read_records(run_dir).items():
+        records[task_id] = [
+            Record(**{**r.__dict__, "scores": score_sample(metrics[task_id], r.prediction, r.references)})
+            if r.prediction is not None else r for r in task_records]
+    header = {"manifest_digest": effective["manifest_digest"], "suite": effective["suite"],
+              "model": {"id": effective["model"]["id"], "weights_sha256": effective["model"]["weights_sha256"]}}
+    scores = suite_scores(records, effective["tasks"], header)
+    write_json_atomic(run_dir / "scores.json", scores)
+    return scores

@@ -1,0 +1,92 @@
+"""Runtimes: prepare a run directory (the effective manifest) and execute the harness on it.
+
+The ``local`` runtime runs ``python -m harness`` in a child process of this Python, the same
+entrypoint the image uses, so loomctl itself never imports torch. A run directory that already
+holds the same effective manifest is resumed; one that holds another is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import harness
+import loomctl
+from harness.errors import InputError, RuntimeFailure
+from harness.hashing import sha256_json, sha256_text
+from harness.records import write_json_atomic
+from loomctl import manifest as mf
+from loomctl.pins import model_dir_of, template_text
+
+EFFECTIVE_SCHEMA = "loomctl.effective/1"
+
+
+def effective_manifest(manifest: mf.Manifest, runtime: str) -> dict[str, Any]:
+    """Everything that can change a score, resolved: defaults applied, templates inlined (and
+    checked against their pins), plus the runtime. Refuses open pins."""
+    open_pins = mf.open_pins(manifest)
+    if open_pins:
+        raise InputError(*[f"{p}: open pin — run `loomctl pin {manifest.path}` (where the inputs are "
+                           "reachable) and commit the manifest; runs refuse unpinned inputs" for p in open_pins])
+    tasks = []
+    for task in mf.tasks(manifest):
+        spec = task.as_dict()
+        text = template_text(manifest, task.prompt, task.pointer)
+        if sha256_text(text) != task.prompt["sha256"]:
+            raise InputError(f"{task.pointer}/prompt/sha256: the template hashes to {sha256_text(text)}, the "
+                             f"manifest pins {task.prompt['sha256']} — restore the template or re-pin")
+        spec["prompt"] = {**{k: v for k, v in task.prompt.items() if k != "template_file"}, "template": text}
+        tasks.append(spec)
+    data = manifest.data
+    return {"schema": EFFECTIVE_SCHEMA, "manifest_digest": manifest.digest, "suite": data["suite"],
+            "model": data["model"], "engine": data["engine"], "accelerator": data["accelerator"],
+            "image": data["image"], "runtime": {"kind": runtime, "image_id": None},
+            "versions": {"loomctl": loomctl.__version__, "harness": harness.__version__}, "tasks": tasks}
+
+
+def default_run_dir(manifest: mf.Manifest) -> Path:
+    return Path("runs") / f"{manifest.data['suite']['name']}-{manifest.digest[:12]}"
+
+
+def prepare(manifest: mf.Manifest, out: Path, runtime: str) -> Path:
+    effective = effective_manifest(manifest, runtime)
+    path = out / "manifest.json"
+    if path.exists():
+        existing = json.loads(path.read_text())
+        if sha256_json(existing) != sha256_json(effective):
+            raise InputError(f"--out: {out} holds a run of a different effective manifest "
+                             f"(digest {existing.get('manifest_digest', '?')[:12]}) — choose another --out, "
+                             "or delete that directory if it is no longer needed")
+        return out
+    write_json_atomic(path, effective)
+    return out
+
+
+def run_local(manifest: mf.Manifest, out: Path, model_dir: Path | None, data_dir: Path | None,
+              limit: int | None) -> int:
+    """Run the harness in a child process; its stderr is shown and kept in logs/harness.log."""
+    model = model_dir_of(manifest, model_dir)
+    cmd = [sys.executable, "-m", "harness", "run", "--run-dir", str(out), "--model-dir", str(model),
+           "--root", str(manifest.root.resolve())]
+    if data_dir:
+        cmd += ["--data-dir", str(data_dir)]
+    if limit:
+        cmd += ["--limit", str(limit)]
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    with (out / "logs" / "harness.log").open("a", encoding="utf-8") as log:
+        process = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            for line in process.stderr:
+                sys.stderr.write(line)
+                log.write(line)
+                log.flush()
+            return process.wait()
+        except KeyboardInterrupt:
+            process.terminate()
+            process.wait()
+            raise RuntimeFailure("run: interrupted — finished samples are kept; run the same command to resume")
