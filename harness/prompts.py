@@ -50,8 +50,9 @@ def render(template: str, variables: dict[str, Any]) -> str:
     except SecurityError as exc:
         raise InputError(f"prompt/template: refused by the sandbox ({exc}) — templates may only use the "
                          "sample's fields") from None
-    except TemplateError as exc:
-        raise InputError(f"prompt/template: cannot be rendered ({exc}) — use only fields the samples have") from None
+    except (TemplateError, TypeError) as exc:  # TypeError: include/import with no loader (no file access)
+        raise InputError(f"prompt/template: cannot be rendered ({exc}) — use only the sample's fields; templates "
+                         "cannot read files") from None
 
 
 def chat_template_text(model_dir: str | Path) -> str:

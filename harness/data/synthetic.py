@@ -185,8 +185,8 @@ def common_words(params: dict[str, Any], rng: random.Random, tok: TokenCounter) 
     """RULER ``cwe``: a numbered word list where ``num_common`` words appear ``common_freq`` times
     and coded filler words ``uncommon_freq`` times; the answer is the common words. The number of
     filler words is the largest that keeps the list within ``length`` tokens (binary search, as
-    RULER searches its word count). Where even the common words alone would not fit, their
-    frequency is lowered to the largest that fits, and recorded in the sample."""
+    RULER searches its word count). Where the common words alone would fill over half the length, their
+    frequency is lowered until they take at most half of it, and recorded in the sample."""
     vocab = haystack.vocabulary()
     samples = []
     for length in params["lengths"]:
@@ -202,7 +202,7 @@ def common_words(params: dict[str, Any], rng: random.Random, tok: TokenCounter) 
                 return " ".join(f"{i + 1}. {w}" for i, w in enumerate(words))
 
             freq = params["common_freq"]
-            while freq > params["uncommon_freq"] + 1 and tok.count_many([build(freq, 0)])[0] > length:
+            while freq > params["uncommon_freq"] + 1 and tok.count_many([build(freq, 0)])[0] > length // 2:
                 freq -= 1
             lo, hi = 0, len(fillers)
             while lo < hi:

@@ -1,0 +1,33 @@
+"""Test helpers: a small pinned manifest on a real saved model, and the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+
+def loomctl(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "loomctl", *args], capture_output=True, text=True, **kwargs)
+
+
+def small_manifest(project: Path, model_dir: Path, tasks: tuple[str, ...] = ("niah_single", "vt"),
+                   lengths=(256, 512), per_length: int = 3, batch_size: int = 2, **truncation) -> Path:
+    """The lite manifest cut down to a few short tasks on ``model_dir``, pinned."""
+    shutil.copytree(model_dir, project / "models" / "tiny-loom", dirs_exist_ok=True)
+    path = project / "loombench-lite.json"
+    data = json.loads(path.read_text())
+    data["engine"]["args"]["batch_size"] = batch_size
+    data["defaults"]["truncation"].update(truncation)
+    for bench in data["benchmarks"]:
+        bench["tasks"] = [t for t in bench["tasks"] if t["id"] in tasks]
+        for task in bench["tasks"]:
+            task["dataset"]["params"]["lengths"] = list(lengths)
+            task["dataset"]["params"]["samples_per_length"] = per_length
+    data["benchmarks"] = [b for b in data["benchmarks"] if b["tasks"]]
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    result = loomctl("pin", str(path))
+    assert result.returncode == 0, result.stderr
+    return path
