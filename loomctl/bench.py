@@ -48,7 +48,51 @@ def bench_hashing(size_mib: int = 512) -> bool:
     return ratio >= 0.8
 
 
-BENCHES = {"hashing": bench_hashing}
+def bench_gate(golden: Path = Path("golden/loombench-lite"), trials: int = 400) -> bool:
+    """Simulate the diff gate at the golden's task sizes and accuracies.
+
+    Each sample gets a true success probability drawn from a Beta distribution with the task's golden
+    mean (concentration 2: most samples nearly always right or wrong, as for real models); golden and
+    new outcomes are independent draws. No change: both from the same probabilities. A k-point drop:
+    the new probabilities lowered by k/100 in expectation (clipped at 0). Prints the suite-level
+    false-alarm rate (any task FAIL; target <= 5 %) and the per-task power to FAIL a 5-point drop."""
+    import json
+
+    import numpy as np
+
+    from loomctl.compare import DEFAULT_TOLERANCE, holm, mcnemar_worse_p
+
+    scores = json.loads((golden / "scores.json").read_text())
+    tol = {**DEFAULT_TOLERANCE, **json.loads((golden / "tolerance.json").read_text())}
+    rng = np.random.default_rng(0)
+    tasks = [(name, t["n"], max(min(t["score"] / 100, 0.95), 0.05)) for name, t in scores["tasks"].items()]
+
+    def fails(drop: float, only: str | None) -> list[bool]:
+        ps, deltas, margins = [], [], []
+        for name, n, mean in tasks:
+            p = rng.beta(2 * mean, 2 * (1 - mean), size=n)
+            g = rng.random(n) < p
+            shifted = np.clip(p - (drop if only in (None, name) else 0.0) * n / max(np.sum(p > 0), 1), 0, 1)
+            new = rng.random(n) < shifted
+            losses, wins = int(np.sum(g & ~new)), int(np.sum(~g & new))
+            ps.append(mcnemar_worse_p(losses, wins))
+            deltas.append(100 * (new.mean() - g.mean()))
+            margins.append(tol.get("tasks", {}).get(name, {}).get("margin", tol["margin"]))
+        return [p < tol["alpha"] and d < -m for p, d, m in zip(holm(ps), deltas, margins)]
+
+    false_alarm = sum(any(fails(0.0, None)) for _ in range(trials)) / trials
+    print(f"gate: {len(tasks)} tasks, n = {sorted({n for _, n, _ in tasks})}, alpha {tol['alpha']}, "
+          f"margin {tol['margin']} points, {trials} trials each")
+    print(f"gate: false-alarm rate under no change (any task FAIL): {false_alarm:.3f} (target <= 0.05)")
+    for drop in (0.05, 0.10, 0.20):
+        power = {name: sum(fails(drop, name)[i] for _ in range(trials // 4)) / (trials // 4)
+                 for i, (name, _, _) in enumerate(tasks)}
+        print(f"gate: power to FAIL a {round(drop * 100)}-point drop in one task: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in power.items()))
+    return false_alarm <= 0.05
+
+
+BENCHES = {"hashing": bench_hashing, "gate": bench_gate}
 
 
 def main(argv: list[str] | None = None) -> int:

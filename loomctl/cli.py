@@ -190,6 +190,34 @@ def score(run_dir: Annotated[Path, typer.Argument(help="run directory", show_def
     print(_score_table(score_run(run_dir)))
 
 
+@app.command()
+@contract
+def diff(
+    new: Annotated[Path, typer.Argument(help="new run directory (or scores.json)", show_default=False)],
+    golden: Annotated[Path, typer.Argument(help="golden run directory (or scores.json)", show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", help="table, markdown, json or junit")] = "table",
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="write here instead of stdout")] = None,
+) -> None:
+    """Gate NEW against GOLDEN: paired tests per task, Holm-corrected, non-inferiority margin; exit 1 on FAIL."""
+    from loomctl.compare import compare
+    from loomctl.report import FORMATS
+
+    if fmt not in FORMATS:
+        raise LoomError_input(f"--format: {fmt!r} is not a format — use one of {sorted(FORMATS)}")
+    result = compare(new, golden)
+    text = FORMATS[fmt](result)
+    if output:
+        output.write_text(text if text.endswith("\n") else text + "\n")
+    else:
+        print(text)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(FORMATS["markdown"](result))
+    if result["verdict"] == "FAIL":
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
 def LoomError_input(message: str):
     from harness.errors import InputError
 

@@ -1,0 +1,254 @@
+"""The golden diff: per task and length bucket, paired tests, a non-inferiority margin, a verdict.
+
+Each side is a run directory (effective manifest, records, scores) or a bare ``scores.json``.
+With per-sample records on both sides, samples are matched by id and tested paired: exact McNemar
+for 0/1 scores, a paired bootstrap otherwise. With aggregates only on one side, the test falls back
+to an unpaired normal interval from the two standard errors, and says so.
+
+Verdict per task, with margin m (points) and level alpha from the golden's tolerance block:
+- FAIL: the new score is significantly below the golden one (one-sided test, Holm-adjusted across
+  tasks, p < alpha) *and* the drop is larger than m;
+- PASS: not FAIL, and the lower end of the delta's (1 - alpha) interval is above -m (non-inferior);
+- WARN: neither shown (inconclusive: too few samples to tell).
+Exit 1 if any task FAILs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import InputError
+
+DEFAULT_TOLERANCE = {"alpha": 0.05, "margin": 5.0, "bootstrap_samples": 2000, "seed": 0}
+
+
+@dataclass
+class Side:
+    label: str
+    scores: dict[str, Any]
+    manifest: dict[str, Any] | None
+    environment: dict[str, Any] | None
+    per_sample: dict[str, dict[str, float]] | None  # task -> sample id -> primary-metric score
+    lengths: dict[str, dict[str, int | None]] | None  # task -> sample id -> length bucket
+    tolerance: dict[str, Any] | None
+
+
+def load_side(path: Path) -> Side:
+    path = Path(path)
+    if path.is_file():
+        try:
+            return Side(str(path), json.loads(path.read_text()), None, None, None, None, None)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: not a scores.json ({exc}) — pass a run directory or a scores file") from None
+    if not (path / "scores.json").is_file():
+        raise InputError(f"{path}: no scores.json — pass a run directory written by `loomctl run`, or a golden folder")
+
+    def read(name):
+        f = path / name
+        return json.loads(f.read_text()) if f.is_file() else None
+
+    scores = read("scores.json")
+    per_sample, lengths = None, None
+    if (path / "samples").is_dir():
+        per_sample, lengths = {}, {}
+        for f in sorted((path / "samples").glob("*.jsonl")):
+            metric = scores["tasks"].get(f.stem, {}).get("metric")
+            rows = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+            per_sample[f.stem] = {r["id"]: r["scores"][metric] for r in rows if r["scores"] and metric}
+            lengths[f.stem] = {r["id"]: r.get("length") for r in rows}
+    return Side(str(path), scores, read("manifest.json"), read("environment.json"), per_sample, lengths,
+                read("tolerance.json"))
+
+
+def mcnemar_worse_p(losses: int, wins: int) -> float:
+    """Exact one-sided McNemar: P(X >= losses) for X ~ Binomial(losses + wins, 1/2), i.e. the
+    chance of at least this many golden-right/new-wrong pairs if neither side is better."""
+    n = losses + wins
+    if n == 0:
+        return 1.0
+    return sum(math.comb(n, k) for k in range(losses, n + 1)) / 2 ** n
+
+
+def paired_bootstrap(g: np.ndarray, n: np.ndarray, samples: int, seed: int, alpha: float) -> tuple[float, float, float]:
+    """Percentile interval of the mean paired difference (x100) and the one-sided p of 'new worse'."""
+    rng = np.random.default_rng(seed)
+    diff = n - g
+    idx = rng.integers(0, len(diff), size=(samples, len(diff)))
+    means = diff[idx].mean(axis=1) * 100
+    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    p_worse = float((np.sum(means >= 0) + 1) / (samples + 1))
+    return float(low), float(high), p_worse
+
+
+def _normal_cdf(x: float) -> float:
+    return 0.5 * (1 + math.erf(x / math.sqrt(2)))
+
+
+@dataclass
+class Row:
+    task: str
+    bucket: str  # "all" or a context length
+    golden: float | None
+    new: float | None
+    delta: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    test: str
+    p_worse: float | None = None
+    p_holm: float | None = None
+    margin: float | None = None
+    verdict: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _compare_task(task: str, ids: list[str] | None, golden: Side, new: Side, tol: dict[str, Any],
+                  bucket: str) -> Row:
+    g_task, n_task = golden.scores["tasks"].get(task, {}), new.scores["tasks"].get(task, {})
+    alpha = tol["alpha"]
+    if ids is not None:
+        g = np.array([golden.per_sample[task][i] for i in ids], dtype=float)
+        n = np.array([new.per_sample[task][i] for i in ids], dtype=float)
+        if len(ids) == 0:
+            return Row(task, bucket, None, None, None, None, None, 0, "none", notes=["no matched samples"])
+        low, high, p_boot = paired_bootstrap(g, n, tol["bootstrap_samples"], tol["seed"], alpha)
+        binary = set(np.unique(np.concatenate([g, n]))) <= {0.0, 1.0}
+        if binary:
+            losses = int(np.sum((g == 1) & (n == 0)))
+            wins = int(np.sum((g == 0) & (n == 1)))
+            p, test = mcnemar_worse_p(losses, wins), f"exact McNemar (lost {losses}, gained {wins})"
+        else:
+            p, test = p_boot, "paired bootstrap"
+        return Row(task, bucket, round(100 * g.mean(), 4), round(100 * n.mean(), 4),
+                   round(100 * (n.mean() - g.mean()), 4), round(low, 4), round(high, 4), len(ids), test, p)
+    if bucket == "all":
+        gs, ns = g_task, n_task
+    else:
+        gs, ns = g_task.get("by_length", {}).get(bucket, {}), n_task.get("by_length", {}).get(bucket, {})
+    if gs.get("score") is None or ns.get("score") is None:
+        return Row(task, bucket, gs.get("score"), ns.get("score"), None, None, None, 0, "none",
+                   notes=["missing on one side"])
+    delta = ns["score"] - gs["score"]
+    se = math.sqrt((gs.get("stderr") or 0) ** 2 + (ns.get("stderr") or 0) ** 2)
+    z = 1.959963984540054 if abs(alpha - 0.05) < 1e-12 else -_inv_normal(alpha / 2)
+    p = _normal_cdf(delta / se) if se > 0 else (0.0 if delta < 0 else 1.0)
+    return Row(task, bucket, gs["score"], ns["score"], round(delta, 4), round(delta - z * se, 4),
+               round(delta + z * se, 4), min(gs.get("n", 0), ns.get("n", 0)),
+               "unpaired normal (aggregates only)", p, notes=["unpaired: only aggregate scores on one side"])
+
+
+def _inv_normal(p: float) -> float:
+    lo, hi = -10.0, 10.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if _normal_cdf(mid) < p else (lo, mid)
+    return (lo + hi) / 2
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm step-down adjusted p-values (monotone, capped at 1), in the input order."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted = [0.0] * len(p_values)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+PIN_FIELDS = {
+    "data": lambda t: {k: t["dataset"].get(k) for k in ("sha256", "revision", "generator_version", "seed")},
+    "template": lambda t: {k: t["prompt"].get(k) for k in ("sha256", "chat_template", "chat_template_sha256")},
+    "truncation": lambda t: t["truncation"],
+    "generation": lambda t: t["generation"],
+    "metrics": lambda t: t["metrics"],
+}
+
+
+def pin_differences(golden: Side, new: Side) -> list[str]:
+    """Every pin that differs between the two sides, as 'what: golden -> new'."""
+    if golden.manifest is None or new.manifest is None:
+        return ["(one side has no effective manifest: pins cannot be compared)"]
+    out = []
+    gm, nm = golden.manifest, new.manifest
+    for key, label in (("weights_sha256", "weights"), ("dtype", "dtype")):
+        if gm["model"].get(key) != nm["model"].get(key):
+            out.append(f"model {label}: {gm['model'].get(key)} -> {nm['model'].get(key)}")
+    for section in ("engine", "accelerator", "image", "runtime"):
+        if gm.get(section) != nm.get(section):
+            out.append(f"{section}: {json.dumps(gm.get(section), sort_keys=True)} -> "
+                       f"{json.dumps(nm.get(section), sort_keys=True)}")
+    g_tasks = {t["id"]: t for t in gm["tasks"]}
+    for task in nm["tasks"]:
+        if task["id"] not in g_tasks:
+            out.append(f"{task['id']}: only in new")
+            continue
+        for name, pick in PIN_FIELDS.items():
+            a, b = pick(g_tasks[task["id"]]), pick(task)
+            if a != b:
+                if isinstance(a, dict) and isinstance(b, dict):
+                    for k in sorted(set(a) | set(b)):
+                        if a.get(k) != b.get(k):
+                            out.append(f"{task['id']} {name}.{k}: {json.dumps(a.get(k))} -> {json.dumps(b.get(k))}")
+                else:
+                    out.append(f"{task['id']} {name}: {json.dumps(a)} -> {json.dumps(b)}")
+    ge, ne = golden.environment or {}, new.environment or {}
+    for key in ("torch", "transformers", "tokenizers", "cuda", "gpus", "cpu"):
+        if key in ge and key in ne and ge[key] != ne[key]:
+            out.append(f"environment {key}: {ge[key]} -> {ne[key]}")
+    return out
+
+
+def compare(new_path: Path, golden_path: Path, tolerance: dict[str, Any] | None = None) -> dict[str, Any]:
+    new, golden = load_side(new_path), load_side(golden_path)
+    tol = {**DEFAULT_TOLERANCE, **(golden.tolerance or {}), **(tolerance or {})}
+    task_margins = tol.get("tasks", {})
+    rows: list[Row] = []
+    buckets: list[Row] = []
+    for task in golden.scores["tasks"]:
+        if task not in new.scores["tasks"]:
+            rows.append(Row(task, "all", golden.scores["tasks"][task].get("score"), None, None, None, None, 0,
+                            "none", verdict="FAIL", notes=["task missing from the new run"]))
+            continue
+        paired = (golden.per_sample is not None and new.per_sample is not None
+                  and task in golden.per_sample and task in new.per_sample)
+        if paired:
+            ids = sorted(set(golden.per_sample[task]) & set(new.per_sample[task]))
+            row = _compare_task(task, ids, golden, new, tol, "all")
+            unmatched = len(set(golden.per_sample[task]) ^ set(new.per_sample[task]))
+            if unmatched:
+                row.notes.append(f"{unmatched} sample(s) not on both sides, left out of the paired test")
+            for bucket in sorted({golden.lengths[task].get(i) for i in ids} - {None}):
+                b_ids = [i for i in ids if golden.lengths[task].get(i) == bucket]
+                buckets.append(_compare_task(task, b_ids, golden, new, tol, str(bucket)))
+        else:
+            row = _compare_task(task, None, golden, new, tol, "all")
+            for bucket in golden.scores["tasks"][task].get("by_length", {}):
+                buckets.append(_compare_task(task, None, golden, new, tol, bucket))
+        row.margin = float(task_margins.get(task, {}).get("margin", tol["margin"]))
+        rows.append(row)
+    tested = [r for r in rows if r.p_worse is not None]
+    for row, p in zip(tested, holm([r.p_worse for r in tested])):
+        row.p_holm = round(p, 6)
+        row.p_worse = round(row.p_worse, 6)
+        significant = p < tol["alpha"]
+        if significant and row.delta < -row.margin:
+            row.verdict = "FAIL"
+        elif row.ci_low is not None and row.ci_low > -row.margin:
+            row.verdict = "PASS"
+        else:
+            row.verdict = "WARN"
+    for row in rows:
+        if row.verdict is None:
+            row.verdict = "WARN"
+    verdict = "FAIL" if any(r.verdict == "FAIL" for r in rows) else (
+        "WARN" if any(r.verdict == "WARN" for r in rows) else "PASS")
+    return {"new": new.label, "golden": golden.label, "tolerance": tol, "verdict": verdict,
+            "tasks": [asdict(r) for r in rows], "buckets": [asdict(r) for r in buckets],
+            "pin_differences": pin_differences(golden, new)}
