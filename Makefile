@@ -4,7 +4,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 RUN_DIR ?= runs/loombench-lite
 
-.PHONY: install demo test bench validate train-tiny-model
+.PHONY: install demo test bench validate golden train-tiny-model
 
 install:
 	$(PIP) install --quiet --disable-pip-version-check torch==2.13.0
@@ -14,13 +14,24 @@ validate: install
 	loomctl validate manifests/*.json
 	loomctl pin --check manifests/loombench-lite.json
 
+# The main job: run LOOMBench-lite on the shipped tiny model and gate it against golden/.
 demo: validate
+	loomctl run manifests/loombench-lite.json --out $(RUN_DIR)
+	loomctl diff $(RUN_DIR) golden/loombench-lite
+
+# Re-make the golden result (after a deliberate change), keeping its tolerance block.
+golden: validate
+	rm -rf runs/golden-candidate
+	loomctl run manifests/loombench-lite.json --out runs/golden-candidate
+	mkdir -p golden/loombench-lite
+	cp -r runs/golden-candidate/manifest.json runs/golden-candidate/scores.json \
+	      runs/golden-candidate/environment.json runs/golden-candidate/samples golden/loombench-lite/
 
 test: install
 	$(PYTHON) -m pytest -q
 
 bench: install
-	$(PYTHON) -m loomctl.bench
+	$(PYTHON) -m loomctl.bench hashing overhead gate
 
 train-tiny-model: install
 	$(PYTHON) scripts/train_tiny_model.py --out manifests/models/tiny-loom --steps-scale 0.75

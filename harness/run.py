@@ -118,6 +118,7 @@ def _builder(task: dict[str, Any], tokenizer: ModelTokenizer, model_dir: Path) -
 
 def run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None = None,
         limit: int | None = None) -> dict[str, Any]:
+    started = time.perf_counter()
     effective = json.loads((run_dir / "manifest.json").read_text())
     verify_weights(effective, model_dir)
     tokenizer = ModelTokenizer(model_dir)
@@ -132,7 +133,6 @@ def run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None = None
     if not (run_dir / "environment.json").exists():
         write_json_atomic(run_dir / "environment.json", environment())
     generate_seconds = 0.0
-    started = time.perf_counter()
     for task in effective["tasks"]:
         samples = load_samples(task["dataset"], root, lambda: tokenizer, data_dir)
         check_pin(samples, task["dataset"], task["id"])
@@ -155,12 +155,13 @@ def run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None = None
                 continue
             runnable = [s for s in batch if not prompts[s["id"]]["skipped"]]
             outputs = {}
+            active = get_engine() if runnable else None
             t0 = time.perf_counter()
             if runnable:
                 requests = [Request(s["id"], prompts[s["id"]]["text"], gen["max_new_tokens"],
                                     tuple(gen.get("stop", ())), gen.get("temperature", 0.0),
                                     gen.get("top_p", 1.0), gen.get("seed", 0)) for s in runnable]
-                outputs = {o.id: o for o in get_engine().generate(requests)}
+                outputs = {o.id: o for o in active.generate(requests)}
             elapsed = time.perf_counter() - t0
             generate_seconds += elapsed
             new = [_record(task, by_id[s["id"]], prompts[s["id"]], outputs.get(s["id"]))

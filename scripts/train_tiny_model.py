@@ -107,21 +107,30 @@ class Batches:
         return (torch.tensor([r[0] for r in rows]), torch.tensor([r[1] for r in rows]))
 
 
-def train(out: Path, steps_scale: float) -> None:
+def train(out: Path, steps_scale: float, init_from: Path | None = None, stages: list[int] | None = None) -> None:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
     torch.set_num_threads(2)
     out.mkdir(parents=True, exist_ok=True)
-    tok = build_tokenizer(out)
+    if init_from is not None:
+        from transformers import PreTrainedTokenizerFast
+
+        tok = PreTrainedTokenizerFast.from_pretrained(init_from)
+        tok.save_pretrained(out)
+        model = LlamaForCausalLM.from_pretrained(init_from, dtype=torch.float32)
+    else:
+        tok = build_tokenizer(out)
+        model = None
     config = LlamaConfig(
         vocab_size=len(tok), hidden_size=128, num_hidden_layers=3, num_attention_heads=4,
         num_key_value_heads=4, intermediate_size=512, tie_word_embeddings=True,
         rope_theta=1e6, max_position_embeddings=8192, eos_token_id=tok.eos_token_id,
         pad_token_id=tok.pad_token_id, bos_token_id=None)
-    model = LlamaForCausalLM(config)
+    model = model or LlamaForCausalLM(config)
     params = sum(p.numel() for p in model.parameters())
-    plan = [(n, b, max(1, round(s * steps_scale))) for n, b, s in CURRICULUM]
+    plan = [(n, b, max(1, round(s * steps_scale))) for i, (n, b, s) in enumerate(CURRICULUM)
+            if stages is None or i in stages]
     total = sum(s for _, _, s in plan)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1, betas=(0.9, 0.95))
     warmup = 100
@@ -133,7 +142,7 @@ def train(out: Path, steps_scale: float) -> None:
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    data = Batches(tok, "train:data")
+    data = Batches(tok, "train:data" if init_from is None else "train:data:continued")
     step, t0, tokens = 0, time.time(), 0
     log = []
     for length, size, steps in plan:
@@ -170,8 +179,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "manifests/models/tiny-loom")
     parser.add_argument("--steps-scale", type=float, default=1.0,
                         help="multiply every curriculum stage's steps (1.0 = the documented recipe)")
+    parser.add_argument("--init-from", type=Path, help="continue training this saved model (and its tokenizer)")
+    parser.add_argument("--stages", type=int, nargs="*", help="run only these curriculum stages (0-based)")
     args = parser.parse_args()
-    train(args.out, args.steps_scale)
+    train(args.out, args.steps_scale, args.init_from, args.stages)
 
 
 if __name__ == "__main__":
