@@ -116,10 +116,39 @@ def _builder(task: dict[str, Any], tokenizer: ModelTokenizer, model_dir: Path) -
                          special_tokens=specials)
 
 
+def accelerator_mismatches(pinned: dict[str, Any]) -> list[str]:
+    """How this machine differs from the manifest's accelerator (empty when it matches)."""
+    if pinned["kind"] == "cpu":
+        return []
+    try:
+        import torch
+    except ImportError:
+        return ["accelerator: torch is not installed, no GPU can be used"]
+    found = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    problems = []
+    if found < pinned["count"]:
+        problems.append(f"accelerator/count: the manifest asks for {pinned['count']} GPU(s), {found} visible")
+    for i in range(min(found, pinned["count"])):
+        props = torch.cuda.get_device_properties(i)
+        wanted = pinned["model"].lower().replace("-", " ").split()[0]
+        if wanted not in props.name.lower():
+            problems.append(f"accelerator/model: GPU {i} is {props.name!r}, the manifest pins {pinned['model']!r}")
+        if props.total_memory / 2**30 < pinned.get("min_memory_gib", 0):
+            problems.append(f"accelerator/min_memory_gib: GPU {i} has {props.total_memory / 2**30:.0f} GiB, "
+                            f"the manifest asks for {pinned['min_memory_gib']}")
+    if pinned.get("cuda") and torch.version.cuda and not torch.version.cuda.startswith(pinned["cuda"]):
+        problems.append(f"accelerator/cuda: CUDA {torch.version.cuda}, the manifest pins {pinned['cuda']}")
+    return problems
+
+
 def run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None = None,
-        limit: int | None = None) -> dict[str, Any]:
+        limit: int | None = None, allow_accelerator_mismatch: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     effective = json.loads((run_dir / "manifest.json").read_text())
+    mismatches = accelerator_mismatches(effective["accelerator"])
+    if mismatches and not allow_accelerator_mismatch:
+        raise InputError(*[f"{m} — run on the pinned accelerator, or pass --allow-accelerator-mismatch "
+                           "(recorded in the result)" for m in mismatches])
     verify_weights(effective, model_dir)
     tokenizer = ModelTokenizer(model_dir)
     engine: list[Engine] = []
@@ -127,11 +156,12 @@ def run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None = None
     def get_engine() -> Engine:
         if not engine:
             engine.append(load_engine(effective["engine"], effective["model"], str(model_dir)))
-            write_json_atomic(run_dir / "environment.json", environment(engine[0].versions()))
+            write_json_atomic(run_dir / "environment.json",
+                              {**environment(engine[0].versions()), "accelerator_mismatch": mismatches})
         return engine[0]
 
     if not (run_dir / "environment.json").exists():
-        write_json_atomic(run_dir / "environment.json", environment())
+        write_json_atomic(run_dir / "environment.json", {**environment(), "accelerator_mismatch": mismatches})
     generate_seconds = 0.0
     for task in effective["tasks"]:
         samples = load_samples(task["dataset"], root, lambda: tokenizer, data_dir)

@@ -153,6 +153,23 @@ def _score_table(scores: dict) -> str:
 
 @app.command()
 @contract
+def build(
+    manifest_path: ManifestArg,
+    base: Annotated[Optional[str], typer.Option("--base", help="substitute base image (recorded in results)")] = None,
+    wheelhouse: Annotated[Optional[Path], typer.Option("--wheelhouse", help="wheels of the lock file; no index")] = None,
+    push: Annotated[Optional[str], typer.Option("--push", help="registry to push the image to")] = None,
+) -> None:
+    """Build (or reuse) the image of the manifest's engine flavour; the tag is a hash of its inputs."""
+    from loomctl import images
+    from loomctl import manifest as mf
+
+    manifest = mf.load_valid(manifest_path)
+    image = images.build(manifest.data, base, wheelhouse, push, log=_err)
+    print(json.dumps(image.provenance(), indent=2))
+
+
+@app.command()
+@contract
 def run(
     manifest_path: ManifestArg,
     runtime: Annotated[str, typer.Option("--runtime", help="local (this Python) or docker")] = "local",
@@ -160,17 +177,29 @@ def run(
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="samples per task, spread evenly")] = None,
     model_dir: Annotated[Optional[Path], typer.Option("--model-dir", help="model folder (default: model.path)")] = None,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="local data / hub cache folder")] = None,
+    base: Annotated[Optional[str], typer.Option("--base", help="docker: substitute base image")] = None,
+    wheelhouse: Annotated[Optional[Path], typer.Option("--wheelhouse", help="docker: wheels to build from")] = None,
+    allow_accelerator_mismatch: Annotated[bool, typer.Option(
+        "--allow-accelerator-mismatch", help="run on another accelerator than pinned (recorded)")] = False,
 ) -> None:
     """Run a pinned manifest; write records, scores and provenance to the run directory (resumable)."""
     from loomctl import manifest as mf
     from loomctl import runtime as rt
 
     manifest = mf.load_valid(manifest_path)
-    if runtime != "local":
-        raise LoomError_input(f"--runtime: {runtime!r} is not available in this build — use --runtime local")
+    if runtime not in ("local", "docker"):
+        raise LoomError_input(f"--runtime: {runtime!r} is not a runtime — use local or docker")
     out = out or rt.default_run_dir(manifest)
-    rt.prepare(manifest, out, runtime)
-    code = rt.run_local(manifest, out, model_dir, data_dir, limit)
+    if runtime == "docker":
+        from loomctl import images
+
+        image = images.build(manifest.data, base, wheelhouse, log=_err)
+        rt.prepare(manifest, out, {"kind": "docker", **image.provenance(),
+                                   "accelerator_mismatch_allowed": allow_accelerator_mismatch})
+        code = rt.run_docker(manifest, out, image, model_dir, data_dir, limit, allow_accelerator_mismatch)
+    else:
+        rt.prepare(manifest, out, {"kind": "local", "accelerator_mismatch_allowed": allow_accelerator_mismatch})
+        code = rt.run_local(manifest, out, model_dir, data_dir, limit, allow_accelerator_mismatch)
     if code:
         _err(f"run failed (exit {code}); finished samples are kept in {out} — rerun the same command to resume")
         raise typer.Exit(code)

@@ -25,7 +25,7 @@ from loomctl.pins import model_dir_of, template_text
 EFFECTIVE_SCHEMA = "loomctl.effective/1"
 
 
-def effective_manifest(manifest: mf.Manifest, runtime: str) -> dict[str, Any]:
+def effective_manifest(manifest: mf.Manifest, runtime: dict[str, Any]) -> dict[str, Any]:
     """Everything that can change a score, resolved: defaults applied, templates inlined (and
     checked against their pins), plus the runtime. Refuses open pins."""
     open_pins = mf.open_pins(manifest)
@@ -44,7 +44,7 @@ def effective_manifest(manifest: mf.Manifest, runtime: str) -> dict[str, Any]:
     data = manifest.data
     return {"schema": EFFECTIVE_SCHEMA, "manifest_digest": manifest.digest, "suite": data["suite"],
             "model": data["model"], "engine": data["engine"], "accelerator": data["accelerator"],
-            "image": data["image"], "runtime": {"kind": runtime, "image_id": None},
+            "image": data["image"], "runtime": runtime,
             "versions": {"loomctl": loomctl.__version__, "harness": harness.__version__}, "tasks": tasks}
 
 
@@ -52,7 +52,7 @@ def default_run_dir(manifest: mf.Manifest) -> Path:
     return Path("runs") / f"{manifest.data['suite']['name']}-{manifest.digest[:12]}"
 
 
-def prepare(manifest: mf.Manifest, out: Path, runtime: str) -> Path:
+def prepare(manifest: mf.Manifest, out: Path, runtime: dict[str, Any]) -> Path:
     effective = effective_manifest(manifest, runtime)
     path = out / "manifest.json"
     if path.exists():
@@ -67,7 +67,7 @@ def prepare(manifest: mf.Manifest, out: Path, runtime: str) -> Path:
 
 
 def run_local(manifest: mf.Manifest, out: Path, model_dir: Path | None, data_dir: Path | None,
-              limit: int | None) -> int:
+              limit: int | None, allow_accelerator_mismatch: bool = False) -> int:
     """Run the harness in a child process; its stderr is shown and kept in logs/harness.log."""
     model = model_dir_of(manifest, model_dir)
     cmd = [sys.executable, "-m", "harness", "run", "--run-dir", str(out), "--model-dir", str(model),
@@ -76,6 +76,8 @@ def run_local(manifest: mf.Manifest, out: Path, model_dir: Path | None, data_dir
         cmd += ["--data-dir", str(data_dir)]
     if limit:
         cmd += ["--limit", str(limit)]
+    if allow_accelerator_mismatch:
+        cmd += ["--allow-accelerator-mismatch"]
     (out / "logs").mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     with (out / "logs" / "harness.log").open("a", encoding="utf-8") as log:
@@ -90,3 +92,64 @@ def run_local(manifest: mf.Manifest, out: Path, model_dir: Path | None, data_dir
             process.terminate()
             process.wait()
             raise RuntimeFailure("run: interrupted — finished samples are kept; run the same command to resume")
+
+
+def _container_user(out: Path) -> str | None:
+    """Run as the caller where it is not root; as root, keep the image's non-root user and let it
+    write the run directory (and nothing else)."""
+    if os.getuid() != 0:
+        return f"{os.getuid()}:{os.getgid()}"
+    for path in [out, *out.rglob("*")]:
+        path.chmod(0o777 if path.is_dir() else 0o666)
+    return None
+
+
+def container_options(manifest: mf.Manifest, out: Path, model_dir: Path | None, data_dir: Path | None,
+                      limit: int | None, allow_accelerator_mismatch: bool) -> dict[str, Any]:
+    """The evaluation container: model, manifest folder and data read-only, only the run directory
+    writable, no network, the GPUs the manifest asks for."""
+    from docker.types import DeviceRequest, Mount
+
+    model = model_dir_of(manifest, model_dir).resolve()
+    mounts = [Mount("/manifest", str(manifest.root.resolve()), type="bind", read_only=True),
+              Mount("/model", str(model), type="bind", read_only=True),
+              Mount("/run-dir", str(out.resolve()), type="bind", read_only=False)]
+    cmd = ["run", "--run-dir", "/run-dir", "--model-dir", "/model", "--root", "/manifest"]
+    if data_dir:
+        mounts.append(Mount("/data", str(data_dir.resolve()), type="bind", read_only=True))
+        cmd += ["--data-dir", "/data"]
+    if limit:
+        cmd += ["--limit", str(limit)]
+    if allow_accelerator_mismatch:
+        cmd += ["--allow-accelerator-mismatch"]
+    accelerator = manifest.data["accelerator"]
+    devices = ([DeviceRequest(count=accelerator["count"], capabilities=[["gpu"]])]
+               if accelerator["kind"] == "gpu" else [])
+    return {"command": cmd, "mounts": mounts, "network_mode": "none", "device_requests": devices,
+            "user": _container_user(out), "labels": {"dev.loomctl.run": str(out.resolve())},
+            "environment": {"LOOMCTL_RUNTIME": "docker"}}
+
+
+def run_docker(manifest: mf.Manifest, out: Path, image, model_dir: Path | None, data_dir: Path | None,
+               limit: int | None, allow_accelerator_mismatch: bool) -> int:
+    """Run the harness in ``image`` (see ``container_options``); logs streamed to stderr and
+    logs/harness.log; the exit code propagated; the container removed afterwards, also on Ctrl-C."""
+    from loomctl.images import client
+
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    options = container_options(manifest, out, model_dir, data_dir, limit, allow_accelerator_mismatch)
+    container = client().containers.create(image.id, **options)
+    try:
+        container.start()
+        with (out / "logs" / "harness.log").open("a", encoding="utf-8") as log:
+            for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
+                text = chunk.decode("utf-8", errors="replace")
+                sys.stderr.write(text)
+                log.write(text)
+        return int(container.wait()["StatusCode"])
+    except KeyboardInterrupt:
+        container.stop(timeout=10)
+        raise RuntimeFailure("run: interrupted; the container was stopped — finished samples are kept; run the "
+                             "same command to resume") from None
+    finally:
+        container.remove(force=True)

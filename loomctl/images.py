@@ -1,0 +1,174 @@
+"""Images: render the Dockerfile of an engine flavour, build it with a content-addressed tag, reuse it.
+
+The tag is a hash of every build input (rendered Dockerfile, hashed lock file, project source,
+resolved base image id), so the same inputs give the same tag and a second build is a lookup. The
+build context holds only the wheelhouse and the lock; the build runs with no network.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from harness.errors import InputError, RuntimeFailure
+from harness.hashing import sha256_json, sha256_text
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGES = ROOT / "images"
+# flavour -> whether the base needs Python installed (CUDA bases ship none)
+FLAVOURS = {"cpu": False, "transformers": True, "vllm": True, "sglang": True}
+
+
+@dataclass(frozen=True)
+class Image:
+    tag: str
+    id: str
+    flavour: str
+    base: str
+    base_id: str
+    base_substituted: bool
+    inputs_sha256: str
+    reused: bool
+
+    def provenance(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k != "reused"}
+
+
+@cache
+def client():
+    try:
+        import docker
+    except ImportError:
+        raise InputError("--runtime docker: the docker SDK is missing — pip install 'loomctl[docker]'") from None
+    try:
+        c = docker.from_env()
+        c.ping()
+        return c
+    except Exception as exc:
+        raise RuntimeFailure(f"docker: no engine reachable ({type(exc).__name__}: {exc}) — start dockerd or "
+                             "set DOCKER_HOST") from None
+
+
+def flavour_of(manifest_data: dict[str, Any]) -> str:
+    flavour = manifest_data["image"].get("flavour") or (
+        "cpu" if manifest_data["accelerator"]["kind"] == "cpu" else manifest_data["engine"]["name"])
+    if flavour not in FLAVOURS:
+        raise InputError(f"image/flavour: no image flavour {flavour!r} — use one of {sorted(FLAVOURS)}")
+    return flavour
+
+
+def render(flavour: str, base: str, project_wheel: str) -> str:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    template = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True).from_string(
+        (IMAGES / "Dockerfile.j2").read_text())
+    return template.render(flavour=flavour, base=base, install_python=FLAVOURS[flavour], project_wheel=project_wheel)
+
+
+def lock_text(flavour: str) -> str:
+    path = IMAGES / f"lock-{flavour}.txt"
+    if not path.is_file():
+        raise InputError(f"image/flavour: no lock file {path.relative_to(ROOT)} — run "
+                         f"`python scripts/lock_image.py {flavour}` where the package index is reachable")
+    return path.read_text()
+
+
+def project_source_sha256() -> str:
+    files = sorted(p for d in ("loomctl", "harness") for p in (ROOT / d).rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts)
+    files.append(ROOT / "pyproject.toml")
+    return sha256_json({p.relative_to(ROOT).as_posix(): sha256_text(p.read_text(encoding="utf-8", errors="replace"))
+                        for p in files})
+
+
+def _project_wheel(dest: Path) -> str:
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                             "--quiet", "-w", str(dest), str(ROOT)], capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeFailure(f"build: the project wheel failed ({result.stderr.strip()[-300:]}) — run "
+                             "`pip wheel --no-deps .` to see why")
+    return next(dest.glob("loomctl-*.whl")).name
+
+
+def _base(manifest_data: dict[str, Any], base_override: str | None) -> tuple[str, str, bool]:
+    pinned = manifest_data["image"].get("base")
+    base = base_override or pinned
+    if not base:
+        raise InputError("image/base: the manifest pins no base image — pin one by digest (name@sha256:…), or "
+                         "pass --base with a local or mirrored image (recorded in every result)")
+    try:
+        base_id = client().images.get(base).id
+    except Exception:
+        raise InputError(f"--base: image {base!r} is not present on this docker engine — build or load it first "
+                         "(images/make-local-base.sh makes a local Debian base); nothing is pulled") from None
+    return base, base_id, bool(base_override) and base_override != pinned
+
+
+def build(manifest_data: dict[str, Any], base_override: str | None = None, wheelhouse: Path | None = None,
+          push: str | None = None, log=print) -> Image:
+    flavour = flavour_of(manifest_data)
+    base, base_id, substituted = _base(manifest_data, base_override)
+    lock = lock_text(flavour)
+    wheel_name = f"loomctl-{__import__('loomctl').__version__}-py3-none-any.whl"
+    dockerfile = render(flavour, base, wheel_name)
+    inputs = sha256_json({"dockerfile": dockerfile, "lock": sha256_text(lock), "project": project_source_sha256(),
+                          "base_id": base_id, "flavour": flavour})
+    tag = f"loomctl-{flavour}:{inputs[:16]}"
+    docker = client()
+    try:
+        existing = docker.images.get(tag)
+        image = Image(tag, existing.id, flavour, base, base_id, substituted, inputs, True)
+        log(f"image {tag} is current (id {existing.id[:19]}); reused")
+        return _push(image, push)
+    except Exception as exc:
+        if type(exc).__name__ != "ImageNotFound":
+            raise
+    if wheelhouse is None:
+        raise InputError("--wheelhouse: building needs a folder with every wheel of "
+                         f"images/lock-{flavour}.txt — make one with `pip download --no-deps --require-hashes "
+                         f"-r images/lock-{flavour}.txt -d WHEELHOUSE`")
+    with tempfile.TemporaryDirectory(prefix="loomctl-build-") as tmp:
+        context = Path(tmp)
+        (context / "wheelhouse").mkdir()
+        for wheel in wheelhouse.glob("*.whl"):
+            try:
+                os.link(wheel, context / "wheelhouse" / wheel.name)
+            except OSError:
+                shutil.copy2(wheel, context / "wheelhouse" / wheel.name)
+        built = _project_wheel(context / "wheelhouse")
+        if built != wheel_name:
+            raise RuntimeFailure(f"build: the project wheel is {built}, expected {wheel_name}")
+        (context / "lock.txt").write_text(lock)
+        (context / "Dockerfile").write_text(dockerfile)
+        labels = {"dev.loomctl.inputs-sha256": inputs, "dev.loomctl.base": base, "dev.loomctl.base-id": base_id,
+                  "dev.loomctl.base-substituted": str(substituted).lower(),
+                  "dev.loomctl.lock-sha256": sha256_text(lock), "dev.loomctl.flavour": flavour}
+        log(f"building {tag} on {base} ({base_id[:19]})")
+        for chunk in docker.api.build(path=str(context), tag=tag, labels=labels, rm=True, forcerm=True,
+                                      network_mode="none", decode=True):
+            if "error" in chunk:
+                raise RuntimeFailure(f"build: {chunk['error'].strip()} — see the build log above")
+            if chunk.get("stream", "").strip():
+                log(chunk["stream"].rstrip())
+    image = Image(tag, docker.images.get(tag).id, flavour, base, base_id, substituted, inputs, False)
+    return _push(image, push)
+
+
+def _push(image: Image, registry: str | None) -> Image:
+    if not registry:
+        return image
+    repository = f"{registry.rstrip('/')}/{image.tag.split(':')[0]}"
+    docker = client()
+    docker.images.get(image.tag).tag(repository, image.tag.split(":")[1])
+    for chunk in docker.images.push(repository, image.tag.split(":")[1], stream=True, decode=True):
+        if "error" in chunk:
+            raise RuntimeFailure(f"push: {chunk['error']} — check the registry and your login")
+    return image

