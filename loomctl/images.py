@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "images"
 # flavour -> whether the base needs Python installed (CUDA bases ship none)
 FLAVOURS = {"cpu": False, "transformers": True, "vllm": True, "sglang": True}
+# flavour -> the package whose locked version must equal the manifest's engine.version
+ENGINE_PACKAGE = {"cpu": "transformers", "transformers": "transformers", "vllm": "vllm", "sglang": "sglang"}
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,17 @@ def lock_text(flavour: str) -> str:
     return path.read_text()
 
 
+def check_engine_version(flavour: str, lock: str, manifest_data: dict[str, Any]) -> None:
+    """The image must carry the engine version the manifest pins; the lock decides what is installed."""
+    package = ENGINE_PACKAGE[flavour]
+    locked = next((line.split("==", 1)[1].split()[0] for line in lock.splitlines()
+                   if line.startswith(f"{package}==")), None)
+    pinned = manifest_data["engine"]["version"]
+    if locked is None or locked.split("+")[0] != pinned:
+        raise InputError(f"engine/version: the manifest pins {package} {pinned}, images/lock-{flavour}.txt "
+                         f"installs {locked or 'none'} — re-lock the image for that version, or re-pin the manifest")
+
+
 def project_source_sha256() -> str:
     files = sorted(p for d in ("loomctl", "harness") for p in (ROOT / d).rglob("*")
                    if p.is_file() and "__pycache__" not in p.parts)
@@ -117,6 +130,7 @@ def build(manifest_data: dict[str, Any], base_override: str | None = None, wheel
     flavour = flavour_of(manifest_data)
     base, base_id, substituted = _base(manifest_data, base_override)
     lock = lock_text(flavour)
+    check_engine_version(flavour, lock, manifest_data)
     wheel_name = f"loomctl-{__import__('loomctl').__version__}-py3-none-any.whl"
     dockerfile = render(flavour, base, wheel_name)
     inputs = sha256_json({"dockerfile": dockerfile, "lock": sha256_text(lock), "project": project_source_sha256(),
