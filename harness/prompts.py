@@ -135,6 +135,17 @@ class PromptBuilder:
             keep = max(0, keep - (after - self.prompt_budget))
         return {"text": text, "tokens_before": before, "tokens_after": after, "truncated": True, "skipped": False}
 
+    def build_many(self, samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``build`` for many samples, counting all untruncated prompts in one parallel batch."""
+        texts = [self._full(s) for s in samples]
+        out = []
+        for sample, text, n in zip(samples, texts, self.tokenizer.count_many(texts)):
+            if n <= self.prompt_budget:
+                out.append({"text": text, "tokens_before": n, "tokens_after": n, "truncated": False, "skipped": False})
+            else:
+                out.append(self.build(sample))
+        return out
+
     def _cut(self, ids: list[int], keep: int) -> str:
         decode = self.tokenizer.decode
         if keep <= 0:

@@ -168,7 +168,7 @@ def run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None = None
         check_pin(samples, task["dataset"], task["id"])
         samples = select(samples, limit)
         builder = _builder(task, tokenizer, model_dir)
-        prompts = {s["id"]: builder.build(s) for s in samples}
+        prompts = dict(zip((s["id"] for s in samples), builder.build_many(samples)))
         records_file = RecordFile(run_dir, task["id"])
         done = {r.id for r in records_file.load()}
         progress = Progress(task["id"], len(samples))

@@ -27,6 +27,12 @@ class ModelTokenizer:
         self._tok = Tokenizer.from_file(str(path))
         self.path = path
 
+    @property
+    def sha256(self) -> str:
+        from harness.hashing import file_sha256
+
+        return file_sha256(self.path)
+
     def encode(self, text: str) -> list[int]:
         return self._tok.encode(text, add_special_tokens=False).ids
 

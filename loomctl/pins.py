@@ -78,7 +78,7 @@ def compute(manifest: mf.Manifest, model_dir: Path | None = None, data_dir: Path
 
     seen_prompts: set[tuple] = set()
     for task in mf.tasks(manifest):
-        samples = load_samples(task.dataset, manifest.root, get_tokenizer, data_dir)
+        samples = load_samples(task.dataset, manifest.root, get_tokenizer, data_dir, reuse_generated=False)
         pins.append(Pin(_task_location(manifest, task, "dataset") + ("sha256",), samples_sha256(samples)))
         where = _task_location(manifest, task, "prompt")
         if where in seen_prompts:

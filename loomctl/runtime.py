@@ -79,7 +79,7 @@ def run_local(manifest: mf.Manifest, out: Path, model_dir: Path | None, data_dir
     if allow_accelerator_mismatch:
         cmd += ["--allow-accelerator-mismatch"]
     (out / "logs").mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     with (out / "logs" / "harness.log").open("a", encoding="utf-8") as log:
         process = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
         try:

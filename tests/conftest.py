@@ -14,7 +14,9 @@ SHIPPED_MODEL = ROOT / "manifests" / "models" / "tiny-loom"
 
 @pytest.fixture(autouse=True)
 def _isolated_hash_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("LOOMCTL_HASH_CACHE", str(tmp_path_factory.mktemp("cache") / "hashes.json"))
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("LOOMCTL_HASH_CACHE", str(cache / "hashes.json"))
+    monkeypatch.setenv("LOOMCTL_DATA_CACHE", str(cache / "generated"))
 
 
 @pytest.fixture(scope="session")

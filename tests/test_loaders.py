@@ -62,3 +62,20 @@ def test_hub_dataset_without_revision_is_refused(tmp_path):
     spec = {"source": "hub", "repo": "THUDM/LongBench", "split": "test", "revision": None}
     with pytest.raises(InputError, match="no pinned commit"):
         load_samples(spec, tmp_path, no_tokenizer)
+
+
+def test_generated_cache_is_reused_by_runs_but_never_by_pins(tmp_path, monkeypatch):
+    from harness.tokenizer import ModelTokenizer
+    from tests.conftest import SHIPPED_MODEL
+
+    monkeypatch.setenv("LOOMCTL_DATA_CACHE", str(tmp_path / "cache"))
+    tok = ModelTokenizer(SHIPPED_MODEL)
+    spec = {"source": "generator", "generator": "ruler_vt", "generator_version": "1+h1", "seed": 5,
+            "params": {"lengths": [256], "samples_per_length": 2}}
+    fresh = load_samples(spec, tmp_path, lambda: tok)
+    [cached] = (tmp_path / "cache").glob("*.jsonl")
+    cached.write_text(cached.read_text().replace("VAR", "VAL"))  # a corrupted cache entry
+    assert load_samples(spec, tmp_path, lambda: tok) != fresh  # a run reads it, and its pin check fails
+    with pytest.raises(InputError):
+        check_pin(load_samples(spec, tmp_path, lambda: tok), {"sha256": samples_sha256(fresh)}, "vt")
+    assert load_samples(spec, tmp_path, lambda: tok, reuse_generated=False) == fresh  # a pin regenerates

@@ -95,3 +95,9 @@ def test_template_alone_over_budget_is_a_clear_error(tok):
 def test_sandbox_refuses_python_internals_and_files(template):
     with pytest.raises(InputError):
         render(template, {"context": "x"})
+
+
+def test_build_many_equals_build(tok):
+    b = builder(tok, "middle")
+    samples = [sample(3), sample(400), {**sample(10), "id": "s3"}]
+    assert b.build_many(samples) == [b.build(s) for s in samples]

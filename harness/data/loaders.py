@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.data import synthetic
 from harness.errors import InputError
-from harness.hashing import samples_sha256
+from harness.hashing import canonical_json, samples_sha256, sha256_json
 
 
 def _finish(rows: list[dict[str, Any]], dataset: dict[str, Any]) -> list[dict[str, Any]]:
@@ -77,14 +77,38 @@ def _read_hub(dataset: dict[str, Any], cache_dir: Path | None) -> list[dict[str,
     return loaded.to_list()
 
 
+def _generated_cache() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return Path(os.environ.get("LOOMCTL_DATA_CACHE", base / "loomctl" / "generated"))
+
+
+def _generated(dataset: dict[str, Any], tokenizer, reuse: bool) -> list[dict[str, Any]]:
+    """Generated samples, kept in a cache keyed by generator, version, seed, params and the
+    tokenizer's file hash. ``reuse=False`` (``loomctl pin``) always regenerates, so a pin is never
+    taken from a cache; a run reuses it, and the content hash check still guards what it reads."""
+    key = sha256_json({k: dataset.get(k) for k in ("generator", "generator_version", "seed", "params")}
+                      | {"tokenizer": tokenizer.sha256})
+    path = _generated_cache() / f"{key}.jsonl"
+    if reuse and path.is_file():
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    rows = synthetic.generate(dataset["generator"], dataset["generator_version"], dataset["seed"],
+                              dataset.get("params") or {}, tokenizer)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text("".join(canonical_json(r) + "\n" for r in rows), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache (as in the image) only costs the regeneration next time
+    return rows
+
+
 def load_samples(dataset: dict[str, Any], root: Path, tokenizer: Callable[[], Any],
-                 data_dir: Path | None = None) -> list[dict[str, Any]]:
+                 data_dir: Path | None = None, reuse_generated: bool = True) -> list[dict[str, Any]]:
     """Samples of one task's dataset; ``tokenizer`` is called only when a generator needs it."""
     source = dataset.get("source")
     if source == "generator":
-        rows = synthetic.generate(dataset["generator"], dataset["generator_version"], dataset["seed"],
-                                  dataset.get("params") or {}, tokenizer())
-        return _finish(rows, dataset)
+        return _finish(_generated(dataset, tokenizer(), reuse_generated), dataset)
     if source == "local":
         path = (data_dir or root) / dataset["path"]
         if not path.is_file():
