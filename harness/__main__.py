@@ -18,14 +18,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--model-dir", type=Path, required=True)
     run.add_argument("--root", type=Path, required=True, help="the manifest's folder (relative paths)")
     run.add_argument("--data-dir", type=Path)
-    run.add_argument("--limit", type=int)
     run.add_argument("--allow-accelerator-mismatch", action="store_true")
     args = parser.parse_args(argv)
     from harness import run as pipeline
 
     try:
-        pipeline.run(args.run_dir, args.model_dir, args.root, args.data_dir, args.limit,
-                     args.allow_accelerator_mismatch)
+        pipeline.run(args.run_dir, args.model_dir, args.root, args.data_dir, args.allow_accelerator_mismatch)
     except LoomError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

@@ -142,7 +142,7 @@ def accelerator_mismatches(pinned: dict[str, Any]) -> list[str]:
 
 
 def run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None = None,
-        limit: int | None = None, allow_accelerator_mismatch: bool = False) -> dict[str, Any]:
+        allow_accelerator_mismatch: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     effective = json.loads((run_dir / "manifest.json").read_text())
     mismatches = accelerator_mismatches(effective["accelerator"])
@@ -166,7 +166,7 @@ def run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None = None
     for task in effective["tasks"]:
         samples = load_samples(task["dataset"], root, lambda: tokenizer, data_dir)
         check_pin(samples, task["dataset"], task["id"])
-        samples = select(samples, limit)
+        samples = select(samples, effective.get("limit"))
         builder = _builder(task, tokenizer, model_dir)
         prompts = dict(zip((s["id"] for s in samples), builder.build_many(samples)))
         records_file = RecordFile(run_dir, task["id"])

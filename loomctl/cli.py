@@ -174,7 +174,8 @@ def run(
     manifest_path: ManifestArg,
     runtime: Annotated[str, typer.Option("--runtime", help="local (this Python) or docker")] = "local",
     out: Annotated[Optional[Path], typer.Option("--out", help="run directory (default runs/<suite>-<digest>)")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="samples per task, spread evenly")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1,
+                                                 help="samples per task, spread evenly (recorded)")] = None,
     model_dir: Annotated[Optional[Path], typer.Option("--model-dir", help="model folder (default: model.path)")] = None,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="local data / hub cache folder")] = None,
     base: Annotated[Optional[str], typer.Option("--base", help="docker: substitute base image")] = None,
@@ -195,11 +196,12 @@ def run(
 
         image = images.build(manifest.data, base, wheelhouse, log=_err)
         rt.prepare(manifest, out, {"kind": "docker", **image.provenance(),
-                                   "accelerator_mismatch_allowed": allow_accelerator_mismatch})
-        code = rt.run_docker(manifest, out, image, model_dir, data_dir, limit, allow_accelerator_mismatch)
+                                   "accelerator_mismatch_allowed": allow_accelerator_mismatch}, limit)
+        code = rt.run_docker(manifest, out, image, model_dir, data_dir, allow_accelerator_mismatch)
     else:
-        rt.prepare(manifest, out, {"kind": "local", "accelerator_mismatch_allowed": allow_accelerator_mismatch})
-        code = rt.run_local(manifest, out, model_dir, data_dir, limit, allow_accelerator_mismatch)
+        rt.prepare(manifest, out, {"kind": "local", "accelerator_mismatch_allowed": allow_accelerator_mismatch},
+                   limit)
+        code = rt.run_local(manifest, out, model_dir, data_dir, allow_accelerator_mismatch)
     if code:
         _err(f"run failed (exit {code}); finished samples are kept in {out} — rerun the same command to resume")
         raise typer.Exit(code)
@@ -245,6 +247,25 @@ def diff(
             handle.write(FORMATS["markdown"](result))
     if result["verdict"] == "FAIL":
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@app.command()
+@contract
+def verify(
+    run_dir: Annotated[Path, typer.Argument(help="run directory to check", show_default=False)],
+    model_dir: Annotated[Optional[Path], typer.Option("--model-dir", help="also check against the model's tokenizer")] = None,
+    root: Annotated[Optional[Path], typer.Option("--root", help="the manifest's folder (data, templates)")] = None,
+) -> None:
+    """Check a published run without a model: digests, records, re-scored aggregates; exit 1 on any mismatch."""
+    from loomctl.verify import verify as check
+
+    problems = check(run_dir, model_dir, root)
+    for problem in problems:
+        _err(problem)
+    if problems:
+        _err(f"{run_dir}: {len(problems)} problem(s)")
+        raise typer.Exit(EXIT_CHECK_FAILED)
+    print(f"{run_dir}: consistent" + (" with its inputs" if model_dir and root else " (records and scores)"))
 
 
 def LoomError_input(message: str):

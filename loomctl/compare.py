@@ -180,7 +180,7 @@ def pin_differences(golden: Side, new: Side) -> list[str]:
     for key, label in (("weights_sha256", "weights"), ("dtype", "dtype")):
         if gm["model"].get(key) != nm["model"].get(key):
             out.append(f"model {label}: {gm['model'].get(key)} -> {nm['model'].get(key)}")
-    for section in ("engine", "accelerator", "image", "runtime"):
+    for section in ("engine", "accelerator", "image", "runtime", "limit"):
         if gm.get(section) != nm.get(section):
             out.append(f"{section}: {json.dumps(gm.get(section), sort_keys=True)} -> "
                        f"{json.dumps(nm.get(section), sort_keys=True)}")

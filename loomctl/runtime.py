@@ -25,7 +25,7 @@ from loomctl.pins import model_dir_of, template_text
 EFFECTIVE_SCHEMA = "loomctl.effective/1"
 
 
-def effective_manifest(manifest: mf.Manifest, runtime: dict[str, Any]) -> dict[str, Any]:
+def effective_manifest(manifest: mf.Manifest, runtime: dict[str, Any], limit: int | None = None) -> dict[str, Any]:
     """Everything that can change a score, resolved: defaults applied, templates inlined (and
     checked against their pins), plus the runtime. Refuses open pins."""
     open_pins = mf.open_pins(manifest)
@@ -44,7 +44,7 @@ def effective_manifest(manifest: mf.Manifest, runtime: dict[str, Any]) -> dict[s
     data = manifest.data
     return {"schema": EFFECTIVE_SCHEMA, "manifest_digest": manifest.digest, "suite": data["suite"],
             "model": data["model"], "engine": data["engine"], "accelerator": data["accelerator"],
-            "image": data["image"], "runtime": runtime,
+            "image": data["image"], "runtime": runtime, "limit": limit,
             "versions": {"loomctl": loomctl.__version__, "harness": harness.__version__}, "tasks": tasks}
 
 
@@ -52,8 +52,8 @@ def default_run_dir(manifest: mf.Manifest) -> Path:
     return Path("runs") / f"{manifest.data['suite']['name']}-{manifest.digest[:12]}"
 
 
-def prepare(manifest: mf.Manifest, out: Path, runtime: dict[str, Any]) -> Path:
-    effective = effective_manifest(manifest, runtime)
+def prepare(manifest: mf.Manifest, out: Path, runtime: dict[str, Any], limit: int | None = None) -> Path:
+    effective = effective_manifest(manifest, runtime, limit)
     path = out / "manifest.json"
     if path.exists():
         existing = json.loads(path.read_text())
@@ -67,15 +67,13 @@ def prepare(manifest: mf.Manifest, out: Path, runtime: dict[str, Any]) -> Path:
 
 
 def run_local(manifest: mf.Manifest, out: Path, model_dir: Path | None, data_dir: Path | None,
-              limit: int | None, allow_accelerator_mismatch: bool = False) -> int:
+              allow_accelerator_mismatch: bool = False) -> int:
     """Run the harness in a child process; its stderr is shown and kept in logs/harness.log."""
     model = model_dir_of(manifest, model_dir)
     cmd = [sys.executable, "-m", "harness", "run", "--run-dir", str(out), "--model-dir", str(model),
            "--root", str(manifest.root.resolve())]
     if data_dir:
         cmd += ["--data-dir", str(data_dir)]
-    if limit:
-        cmd += ["--limit", str(limit)]
     if allow_accelerator_mismatch:
         cmd += ["--allow-accelerator-mismatch"]
     (out / "logs").mkdir(parents=True, exist_ok=True)
@@ -105,7 +103,7 @@ def _container_user(out: Path) -> str | None:
 
 
 def container_options(manifest: mf.Manifest, out: Path, model_dir: Path | None, data_dir: Path | None,
-                      limit: int | None, allow_accelerator_mismatch: bool) -> dict[str, Any]:
+                      allow_accelerator_mismatch: bool) -> dict[str, Any]:
     """The evaluation container: model, manifest folder and data read-only, only the run directory
     writable, no network, the GPUs the manifest asks for."""
     from docker.types import DeviceRequest, Mount
@@ -118,8 +116,6 @@ def container_options(manifest: mf.Manifest, out: Path, model_dir: Path | None, 
     if data_dir:
         mounts.append(Mount("/data", str(data_dir.resolve()), type="bind", read_only=True))
         cmd += ["--data-dir", "/data"]
-    if limit:
-        cmd += ["--limit", str(limit)]
     if allow_accelerator_mismatch:
         cmd += ["--allow-accelerator-mismatch"]
     accelerator = manifest.data["accelerator"]
@@ -131,13 +127,13 @@ def container_options(manifest: mf.Manifest, out: Path, model_dir: Path | None, 
 
 
 def run_docker(manifest: mf.Manifest, out: Path, image, model_dir: Path | None, data_dir: Path | None,
-               limit: int | None, allow_accelerator_mismatch: bool) -> int:
+               allow_accelerator_mismatch: bool) -> int:
     """Run the harness in ``image`` (see ``container_options``); logs streamed to stderr and
     logs/harness.log; the exit code propagated; the container removed afterwards, also on Ctrl-C."""
     from loomctl.images import client
 
     (out / "logs").mkdir(parents=True, exist_ok=True)
-    options = container_options(manifest, out, model_dir, data_dir, limit, allow_accelerator_mismatch)
+    options = container_options(manifest, out, model_dir, data_dir, allow_accelerator_mismatch)
     container = client().containers.create(image.id, **options)
     try:
         container.start()

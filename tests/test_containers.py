@@ -108,7 +108,7 @@ def test_container_has_no_network_and_cannot_write_the_model(image, docker_clien
         path.chmod(0o755 if path.is_dir() else 0o644)
     out = tmp_path / "run"
     out.mkdir()
-    options = container_options(mf.load(manifest), out, None, None, None, False)
+    options = container_options(mf.load(manifest), out, None, None, False)
     probe = ("import socket, pathlib\n"
              "s = socket.socket(); s.settimeout(3)\n"
              "try:\n    s.connect(('1.1.1.1', 80)); print('NETWORK')\nexcept OSError as e:\n    print('no network:', e)\n"

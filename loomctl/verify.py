@@ -1,0 +1,100 @@
+"""Verify a published run directory without running a model: hashes, counts, re-scoring, consistency.
+
+Without the inputs it checks what the bundle says about itself (digests, duplicates, per-record
+scores, aggregates, stop strings). Given the model folder and the manifest's folder it also
+regenerates the samples (data content hash against the pin), finds missing and extra records,
+re-renders every prompt (its sha256 and token count against the record) and re-counts output
+tokens, the consistency checks MLPerf's checker runs on LLM outputs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.errors import InputError
+from harness.hashing import sha256_text
+from harness.records import read_records
+from harness.scoring import score_sample, suite_scores
+
+
+def verify(run_dir: Path, model_dir: Path | None = None, root: Path | None = None) -> list[str]:
+    """Every problem found (empty when the bundle is consistent)."""
+    try:
+        effective = json.loads((run_dir / "manifest.json").read_text())
+        published = json.loads((run_dir / "scores.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{run_dir}: not a run directory ({exc}) — pass a folder written by `loomctl run`") from None
+    problems: list[str] = []
+    if published.get("manifest_digest") != effective.get("manifest_digest"):
+        problems.append(f"scores.json: manifest_digest {published.get('manifest_digest')} is not the run's "
+                        f"{effective.get('manifest_digest')}")
+    records = read_records(run_dir)
+    tasks = {t["id"]: t for t in effective["tasks"]}
+    for name in sorted(set(records) - set(tasks)):
+        problems.append(f"samples/{name}.jsonl: a task the manifest does not have")
+    for task_id, task in tasks.items():
+        rows = records.get(task_id, [])
+        if not rows:
+            problems.append(f"samples/{task_id}.jsonl: missing or empty")
+        seen: set[str] = set()
+        stops = task["generation"].get("stop", [])
+        for r in rows:
+            where = f"samples/{task_id}.jsonl: {r.id}"
+            if r.id in seen:
+                problems.append(f"{where}: duplicated record")
+            seen.add(r.id)
+            if r.prediction is not None:
+                expected = score_sample(task["metrics"], r.prediction, r.references)
+                if expected != r.scores:
+                    problems.append(f"{where}: recorded scores {r.scores} but the prediction scores {expected}")
+                if any(s in r.prediction for s in stops):
+                    problems.append(f"{where}: the prediction still contains a stop string (more than one stop)")
+    rescored = suite_scores({k: v for k, v in records.items()}, effective["tasks"],
+                            {k: published.get(k) for k in ("manifest_digest", "suite", "model")})
+    for task_id in tasks:
+        mine, theirs = rescored["tasks"].get(task_id, {}), published.get("tasks", {}).get(task_id, {})
+        if mine.get("score") != theirs.get("score") or mine.get("n") != theirs.get("n"):
+            problems.append(f"scores.json: {task_id} says {theirs.get('score')} over n={theirs.get('n')}, "
+                            f"the records give {mine.get('score')} over n={mine.get('n')}")
+    if rescored.get("average") != published.get("average"):
+        problems.append(f"scores.json: average {published.get('average')}, the records give {rescored.get('average')}")
+    if model_dir is not None and root is not None:
+        problems += _against_inputs(effective, records, model_dir, root)
+    return problems
+
+
+def _against_inputs(effective: dict[str, Any], records, model_dir: Path, root: Path) -> list[str]:
+    from harness.data.loaders import load_samples
+    from harness.hashing import samples_sha256
+    from harness.run import _builder, select
+    from harness.tokenizer import ModelTokenizer
+
+    problems = []
+    tokenizer = ModelTokenizer(model_dir)
+    for task in effective["tasks"]:
+        samples = load_samples(task["dataset"], root, lambda: tokenizer)
+        if samples_sha256(samples) != task["dataset"]["sha256"]:
+            problems.append(f"{task['id']}: the regenerated data does not match the pinned content hash")
+            continue
+        by_id = {s["id"]: s for s in select(samples, effective.get("limit"))}
+        rows = {r.id: r for r in records.get(task["id"], [])}
+        for missing in sorted(set(by_id) - set(rows)):
+            problems.append(f"samples/{task['id']}.jsonl: {missing}: missing record")
+        for extra in sorted(set(rows) - set(by_id)):
+            problems.append(f"samples/{task['id']}.jsonl: {extra}: no such sample in the pinned data")
+        builder = _builder(task, tokenizer, model_dir)
+        present = [by_id[i] for i in rows if i in by_id]
+        for sample, prompt in zip(present, builder.build_many(present)):
+            r = rows[sample["id"]]
+            where = f"samples/{task['id']}.jsonl: {r.id}"
+            if prompt["text"] is not None and sha256_text(prompt["text"]) != r.prompt_sha256:
+                problems.append(f"{where}: prompt_sha256 does not match the pinned template and data")
+            if prompt["tokens_after"] != r.input_tokens:
+                problems.append(f"{where}: input_tokens {r.input_tokens}, the prompt has {prompt['tokens_after']}")
+            if r.prediction is not None and r.finish_reason in ("eos", "length") and \
+                    tokenizer.count(r.prediction) > r.output_tokens:
+                problems.append(f"{where}: output_tokens {r.output_tokens} is fewer than the prediction's "
+                                f"{tokenizer.count(r.prediction)} tokens")
+    return problems
