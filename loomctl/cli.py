@@ -268,6 +268,23 @@ def verify(
     print(f"{run_dir}: consistent" + (" with its inputs" if model_dir and root else " (records and scores)"))
 
 
+@app.command()
+@contract
+def audit(
+    claims: Annotated[Path, typer.Argument(help="claims file (golden/claims/*.json)", show_default=False)],
+    run_dirs: Annotated[list[Path], typer.Argument(help="run directories", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Compare reported numbers with reproduced runs; exit 1 if any claim is not reproduced."""
+    from loomctl.audit import audit as run_audit
+    from loomctl.audit import render
+
+    results = run_audit(claims, run_dirs)
+    print(json.dumps(results, indent=2) if as_json else render(results))
+    if any(r["verdict"] == "not reproduced" for r in results):
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
 def LoomError_input(message: str):
     from harness.errors import InputError
 
