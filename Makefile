@@ -4,7 +4,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 RUN_DIR ?= runs/loombench-lite
 
-.PHONY: install demo test bench validate golden train-tiny-model
+.PHONY: install demo test bench validate golden train-tiny-model report-shot
 
 install:
 	$(PIP) install --quiet --disable-pip-version-check torch==2.13.0
@@ -35,3 +35,12 @@ bench: install
 
 train-tiny-model: install
 	$(PYTHON) scripts/train_tiny_model.py --out manifests/models/tiny-loom --steps-scale 0.75
+
+# A screenshot of the HTML report of the demo run, for people to look at (needs Debian's chromium).
+report-shot: demo
+	loomctl report $(RUN_DIR) --golden golden/loombench-lite -o $(RUN_DIR)/report.html
+	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+	  --disable-background-networking --disable-component-update --disable-sync \
+	  --user-data-dir=$$(mktemp -d) --window-size=1200,3000 \
+	  --screenshot=$(RUN_DIR)/report.png file://$(abspath $(RUN_DIR))/report.html
+	@echo "screenshot: $(RUN_DIR)/report.png"

@@ -31,6 +31,8 @@ class Record:
     length: int | None
     depth: float | None
     prompt_sha256: str | None
+    prompt_head: str | None
+    prompt_tail: str | None
     input_tokens_before: int
     input_tokens: int
     truncated: bool

@@ -206,12 +206,18 @@ def run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None = None
     return scores
 
 
+PROMPT_EDGE_CHARS = 300  # prompt head and tail kept in each record, for reading a sample without its data
+
+
 def _record(task: dict[str, Any], sample: dict[str, Any], prompt: dict[str, Any], output) -> Record:
     references = [str(a) for a in sample.get("answers", [])]
+    text = prompt["text"]
     prediction = output.text if output else None
     return Record(
         id=sample["id"], task=task["id"], benchmark=task["benchmark"], length=sample.get("length"),
-        depth=sample.get("depth"), prompt_sha256=sha256_text(prompt["text"]) if prompt["text"] is not None else None,
+        depth=sample.get("depth"), prompt_sha256=sha256_text(text) if text is not None else None,
+        prompt_head=text[:PROMPT_EDGE_CHARS] if text is not None else None,
+        prompt_tail=text[-PROMPT_EDGE_CHARS:] if text is not None else None,
         input_tokens_before=prompt["tokens_before"], input_tokens=prompt["tokens_after"],
         truncated=prompt["truncated"], skipped=prompt["skipped"], prediction=prediction, references=references,
         output_tokens=output.output_tokens if output else 0, finish_reason=output.finish_reason if output else None,

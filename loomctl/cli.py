@@ -285,6 +285,22 @@ def audit(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
+@app.command()
+@contract
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="run directory", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write")] = Path("report.html"),
+    golden: Annotated[Optional[Path], typer.Option("--golden", help="golden run to diff against")] = None,
+) -> None:
+    """Write one self-contained HTML report: scores, length curve, NIAH heatmap, diff, provenance, samples."""
+    from loomctl.htmlreport import render
+
+    if not (run_dir / "scores.json").is_file():
+        raise LoomError_input(f"{run_dir}: not a finished run (no scores.json) — pass a run directory")
+    output.write_text(render(run_dir, golden), encoding="utf-8")
+    print(f"wrote {output}")
+
+
 def LoomError_input(message: str):
     from harness.errors import InputError
 

@@ -91,6 +91,9 @@ def _against_inputs(effective: dict[str, Any], records, model_dir: Path, root: P
             where = f"samples/{task['id']}.jsonl: {r.id}"
             if prompt["text"] is not None and sha256_text(prompt["text"]) != r.prompt_sha256:
                 problems.append(f"{where}: prompt_sha256 does not match the pinned template and data")
+            elif prompt["text"] is not None and not (prompt["text"].startswith(r.prompt_head or "")
+                                                     and prompt["text"].endswith(r.prompt_tail or "")):
+                problems.append(f"{where}: prompt_head/prompt_tail are not the prompt's")
             if prompt["tokens_after"] != r.input_tokens:
                 problems.append(f"{where}: input_tokens {r.input_tokens}, the prompt has {prompt['tokens_after']}")
             if r.prediction is not None and r.finish_reason in ("eos", "length") and \

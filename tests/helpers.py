@@ -24,8 +24,9 @@ def small_manifest(project: Path, model_dir: Path, tasks: tuple[str, ...] = ("ni
     for bench in data["benchmarks"]:
         bench["tasks"] = [t for t in bench["tasks"] if t["id"] in tasks]
         for task in bench["tasks"]:
-            task["dataset"]["params"]["lengths"] = list(lengths)
-            task["dataset"]["params"]["samples_per_length"] = per_length
+            params = task["dataset"]["params"]
+            params["lengths"] = list(lengths)
+            params["samples_per_cell" if task["dataset"]["generator"] == "niah" else "samples_per_length"] = per_length
     data["benchmarks"] = [b for b in data["benchmarks"] if b["tasks"]]
     path.write_text(json.dumps(data, indent=2) + "\n")
     result = loomctl("pin", str(path))
