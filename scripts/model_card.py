@@ -56,6 +56,12 @@ Context lengths are in this model's tokens; training never went past 2,048.
 Retrieval holds at the training lengths and falls beyond them: the length curve is real, measured
 by `make demo`, not written here by hand. Tasks it was never trained on (variable tracking, word
 extraction, counting stars) score near zero, as they should.
+
+Limits, read off the table: with distractor needles under other keys (`niah_multikey`) this run
+did not learn to match the key — it answers with another needle's number — although a quarter of
+its training samples had four keys; the 10,000-step recipe of shared/TINY_MODEL.md reached 76-96 %
+there, this 7,500-step run (`--steps-scale 0.75`, chosen to fit a session) did not. Multi-value and
+multi-query answers need several numbers, which it never saw in training.
 """
     (args.model / "README.md").write_text(card)
     print(f"wrote {args.model / 'README.md'}")
