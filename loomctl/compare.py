@@ -7,7 +7,8 @@ to an unpaired normal interval from the two standard errors, and says so.
 
 Verdict per task, with margin m (points) and level alpha from the golden's tolerance block:
 - FAIL: the new score is significantly below the golden one (one-sided test, Holm-adjusted across
-  tasks, p < alpha) *and* the drop is larger than m;
+  tasks with Tarone's pruning of tests that cannot reach significance, p < alpha) *and* the drop is
+  larger than m;
 - PASS: not FAIL, and the lower end of the delta's (1 - alpha) interval is above -m (non-inferior);
 - WARN: neither shown (inconclusive: too few samples to tell).
 Exit 1 if any task FAILs.
@@ -102,6 +103,7 @@ class Row:
     n: int
     test: str
     p_worse: float | None = None
+    p_min: float | None = None  # the smallest p-value this test could give (discrete tests)
     p_holm: float | None = None
     margin: float | None = None
     verdict: str | None = None
@@ -123,10 +125,11 @@ def _compare_task(task: str, ids: list[str] | None, golden: Side, new: Side, tol
             losses = int(np.sum((g == 1) & (n == 0)))
             wins = int(np.sum((g == 0) & (n == 1)))
             p, test = mcnemar_worse_p(losses, wins), f"exact McNemar (lost {losses}, gained {wins})"
+            p_min = 0.5 ** (losses + wins)
         else:
-            p, test = p_boot, "paired bootstrap"
+            p, test, p_min = p_boot, "paired bootstrap", 1 / (tol["bootstrap_samples"] + 1)
         return Row(task, bucket, round(100 * g.mean(), 4), round(100 * n.mean(), 4),
-                   round(100 * (n.mean() - g.mean()), 4), round(low, 4), round(high, 4), len(ids), test, p)
+                   round(100 * (n.mean() - g.mean()), 4), round(low, 4), round(high, 4), len(ids), test, p, p_min)
     if bucket == "all":
         gs, ns = g_task, n_task
     else:
@@ -140,7 +143,7 @@ def _compare_task(task: str, ids: list[str] | None, golden: Side, new: Side, tol
     p = _normal_cdf(delta / se) if se > 0 else (0.0 if delta < 0 else 1.0)
     return Row(task, bucket, gs["score"], ns["score"], round(delta, 4), round(delta - z * se, 4),
                round(delta + z * se, 4), min(gs.get("n", 0), ns.get("n", 0)),
-               "unpaired normal (aggregates only)", p, notes=["unpaired: only aggregate scores on one side"])
+               "unpaired normal (aggregates only)", p, 0.0, notes=["unpaired: only aggregate scores on one side"])
 
 
 def _inv_normal(p: float) -> float:
@@ -151,13 +154,26 @@ def _inv_normal(p: float) -> float:
     return (lo + hi) / 2
 
 
-def holm(p_values: list[float]) -> list[float]:
-    """Holm step-down adjusted p-values (monotone, capped at 1), in the input order."""
-    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
-    adjusted = [0.0] * len(p_values)
+def holm(p_values: list[float], min_attainable: list[float] | None = None, alpha: float = 0.05) -> list[float]:
+    """Holm step-down adjusted p-values (monotone, capped at 1), in the input order.
+
+    With ``min_attainable`` (the smallest p each discrete test could ever give: 0.5**discordant pairs
+    for exact McNemar), the family at each step counts only the hypotheses that could still be
+    rejected: Tarone's pruning in the step-down form of Hommel & Krummenauer (1998). A task with no
+    discordant pairs cannot be significant, so it no longer dilutes the correction for the others.
+    Without it, this is plain Holm."""
+    m = len(p_values)
+    minimal = min_attainable if min_attainable is not None else [0.0] * m
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [1.0] * m
     running = 0.0
     for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        remaining = order[rank:]
+        size = len(remaining)
+        if min_attainable is not None:
+            size = next(k for k in range(1, len(remaining) + 1)
+                        if sum(minimal[j] <= alpha / k for j in remaining) <= k)
+        running = max(running, min(1.0, size * p_values[i]))
         adjusted[i] = running
     return adjusted
 
@@ -234,7 +250,8 @@ def compare(new_path: Path, golden_path: Path, tolerance: dict[str, Any] | None 
         row.margin = float(task_margins.get(task, {}).get("margin", tol["margin"]))
         rows.append(row)
     tested = [r for r in rows if r.p_worse is not None]
-    for row, p in zip(tested, holm([r.p_worse for r in tested])):
+    adjusted = holm([r.p_worse for r in tested], [r.p_min for r in tested], tol["alpha"])
+    for row, p in zip(tested, adjusted):
         row.p_holm = round(p, 6)
         row.p_worse = round(row.p_worse, 6)
         significant = p < tol["alpha"]

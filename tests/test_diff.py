@@ -25,6 +25,16 @@ def test_holm_adjustment():
     assert holm([0.5]) == [0.5]
 
 
+def test_tarone_pruning_drops_tests_that_cannot_be_significant():
+    # two informative tests and seven with no discordant pairs (min attainable p = 1)
+    p = [0.004, 0.01] + [1.0] * 7
+    plain = holm(p)
+    pruned = holm(p, [0.0001, 0.0001] + [1.0] * 7, alpha=0.05)
+    assert plain[0] == pytest.approx(0.036) and plain[1] == pytest.approx(0.08)
+    assert pruned[0] == pytest.approx(0.008) and pruned[1] == pytest.approx(0.01)
+    assert pruned[2:] == [1.0] * 7
+
+
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory, random_model_dir):
     from tests.conftest import ROOT
