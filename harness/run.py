@@ -151,24 +151,29 @@ def run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None = None
                            "(recorded in the result)" for m in mismatches])
     verify_weights(effective, model_dir)
     tokenizer = ModelTokenizer(model_dir)
+    phases = {"engine_load": 0.0, "data": 0.0, "prompts": 0.0}
     engine: list[Engine] = []
 
     def get_engine() -> Engine:
         if not engine:
+            t0 = time.perf_counter()
             engine.append(load_engine(effective["engine"], effective["model"], str(model_dir)))
+            phases["engine_load"] = time.perf_counter() - t0
             write_json_atomic(run_dir / "environment.json",
                               {**environment(engine[0].versions()), "accelerator_mismatch": mismatches})
         return engine[0]
 
-    if not (run_dir / "environment.json").exists():
-        write_json_atomic(run_dir / "environment.json", {**environment(), "accelerator_mismatch": mismatches})
     generate_seconds = 0.0
     for task in effective["tasks"]:
+        t0 = time.perf_counter()
         samples = load_samples(task["dataset"], root, lambda: tokenizer, data_dir)
         check_pin(samples, task["dataset"], task["id"])
         samples = select(samples, effective.get("limit"))
         builder = _builder(task, tokenizer, model_dir)
+        t1 = time.perf_counter()
         prompts = dict(zip((s["id"] for s in samples), builder.build_many(samples)))
+        phases["data"] += t1 - t0
+        phases["prompts"] += time.perf_counter() - t1
         records_file = RecordFile(run_dir, task["id"])
         done = {r.id for r in records_file.load()}
         progress = Progress(task["id"], len(samples))
@@ -198,10 +203,13 @@ def run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None = None
                    for s in batch if s["id"] not in done]
             records_file.append(new, elapsed / max(len(batch), 1))
             progress.advance(len(new), sum(r.input_tokens + r.output_tokens for r in new))
+    if not engine:  # everything was already done: still record where this (empty) run happened
+        write_json_atomic(run_dir / "environment.json", {**environment(), "accelerator_mismatch": mismatches})
     scores = score_run(run_dir)
     total = time.perf_counter() - started
     write_json_atomic(run_dir / "timing.json", {"wall_seconds": round(total, 3),
                                                 "generate_seconds": round(generate_seconds, 3),
+                                                **{f"{k}_seconds": round(v, 3) for k, v in phases.items()},
                                                 "overhead_share": round(1 - generate_seconds / total, 4) if total else None})
     return scores
 
