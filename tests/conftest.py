@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -40,7 +38,6 @@ def random_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture
 def project(tmp_path) -> Path:
     """A copy of manifests/ (templates, lite manifest) in a temporary folder, without the model."""
-    dest = tmp_path / "manifests"
-    shutil.copytree(ROOT / "manifests", dest, ignore=shutil.ignore_patterns("models"))
-    os.makedirs(dest / "models")
-    return dest
+    from tests.helpers import copy_project
+
+    return copy_project(tmp_path)

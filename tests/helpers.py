@@ -13,6 +13,15 @@ def loomctl(*args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "loomctl", *args], capture_output=True, text=True, **kwargs)
 
 
+def copy_project(base: Path) -> Path:
+    """A copy of manifests/ (schema, templates, lite manifest) under ``base``, with an empty models/."""
+    root = Path(__file__).resolve().parents[1]
+    project = base / "manifests"
+    shutil.copytree(root / "manifests", project, ignore=shutil.ignore_patterns("models"))
+    (project / "models").mkdir()
+    return project
+
+
 def small_manifest(project: Path, model_dir: Path, tasks: tuple[str, ...] = ("niah_single", "vt"),
                    lengths=(256, 512), per_length: int = 3, batch_size: int = 2, **truncation) -> Path:
     """The lite manifest cut down to a few short tasks on ``model_dir``, pinned."""

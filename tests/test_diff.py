@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from loomctl.compare import compare, holm, mcnemar_worse_p
-from tests.helpers import loomctl, small_manifest
+from tests.helpers import copy_project, loomctl, small_manifest
 
 
 def test_exact_mcnemar_one_sided():
@@ -37,12 +36,8 @@ def test_tarone_pruning_drops_tests_that_cannot_be_significant():
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory, random_model_dir):
-    from tests.conftest import ROOT
-
     base = tmp_path_factory.mktemp("diff")
-    project = base / "manifests"
-    shutil.copytree(ROOT / "manifests", project, ignore=shutil.ignore_patterns("models"))
-    (project / "models").mkdir()
+    project = copy_project(base)
     manifest = small_manifest(project, random_model_dir, tasks=("niah_single", "vt"), per_length=4)
     golden, new = base / "golden", base / "new"
     for out in (golden, new):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 from tests.conftest import SHIPPED_MODEL
 from tests.helpers import loomctl, small_manifest

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import sys
 
-from loomctl import pins
 from harness.hashing import HashCache
 from harness.hashing import file_sha256
 

@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.helpers import loomctl, small_manifest
+
+from tests.helpers import copy_project, loomctl, small_manifest
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -28,9 +28,7 @@ def chromium() -> str:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory, random_model_dir):
     base = tmp_path_factory.mktemp("report")
-    project = base / "manifests"
-    shutil.copytree(ROOT / "manifests", project, ignore=shutil.ignore_patterns("models"))
-    (project / "models").mkdir()
+    project = copy_project(base)
     manifest = small_manifest(project, random_model_dir, tasks=("niah", "vt"), per_length=1)
     run = base / "run"
     assert loomctl("run", str(manifest), "--out", str(run)).returncode == 0

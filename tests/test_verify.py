@@ -7,17 +7,13 @@ import shutil
 
 import pytest
 
-from tests.helpers import loomctl, small_manifest
+from tests.helpers import copy_project, loomctl, small_manifest
 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory, random_model_dir):
-    from tests.conftest import ROOT
-
     base = tmp_path_factory.mktemp("verify")
-    project = base / "manifests"
-    shutil.copytree(ROOT / "manifests", project, ignore=shutil.ignore_patterns("models"))
-    (project / "models").mkdir()
+    project = copy_project(base)
     manifest = small_manifest(project, random_model_dir, tasks=("niah_single", "vt"), per_length=2)
     out = base / "run"
     assert loomctl("run", str(manifest), "--out", str(out)).returncode == 0
