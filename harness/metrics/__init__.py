@@ -8,6 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from harness.metrics.longbench import (
+    code_sim_score,
+    count_score,
+    qa_f1_zh,
+    retrieval_score,
+    retrieval_zh_score,
+    rouge_l_zh,
+)
 from harness.metrics.text import (
     counting_stars_acquisition,
     exact_match,
@@ -28,4 +36,10 @@ METRICS: dict[str, Metric] = {
     "rouge_l": rouge_l,
     "multiple_choice_accuracy": multiple_choice_accuracy,
     "counting_stars_acquisition": counting_stars_acquisition,
+    "longbench_count": count_score,
+    "longbench_retrieval": retrieval_score,
+    "longbench_retrieval_zh": retrieval_zh_score,
+    "longbench_code_sim": code_sim_score,
+    "qa_f1_zh": qa_f1_zh,
+    "rouge_l_zh": rouge_l_zh,
 }
