@@ -135,19 +135,19 @@ def show(manifest_path: ManifestArg,
 
 def _score_table(scores: dict) -> str:
     lengths = sorted({int(k) for t in scores["tasks"].values() for k in t.get("by_length", {})})
-    header = f"{'task':<24}{'metric':<28}{'score':>8}{'± se':>7}{'n':>5}" + "".join(f"{n:>7}" for n in lengths)
+    header = f"{'task':<32}{'metric':<28}{'score':>8}{'± se':>7}{'n':>5}" + "".join(f"{n:>7}" for n in lengths)
     lines = [header, "-" * len(header)]
     for task_id, task in scores["tasks"].items():
         cells = "".join(f"{task['by_length'].get(str(n), {}).get('score') or 0:>7.1f}"
                         if str(n) in task["by_length"] else f"{'':>7}" for n in lengths)
         score = "-" if task["score"] is None else f"{task['score']:.2f}"
         se = "" if task["stderr"] is None else f"{task['stderr']:.1f}"
-        lines.append(f"{task['benchmark'] + '/' + task_id:<24}{task['metric']:<28}{score:>8}{se:>7}{task['n']:>5}{cells}")
+        lines.append(f"{task['benchmark'] + '/' + task_id:<31} {task['metric']:<28}{score:>8}{se:>7}{task['n']:>5}{cells}")
     lines.append("-" * len(header))
     for name, bench in scores["benchmarks"].items():
-        lines.append(f"{name:<52}{bench['score']:>8.2f}")
+        lines.append(f"{name:<60}{bench['score']:>8.2f}")
     if scores.get("average") is not None:
-        lines.append(f"{'average (mean of benchmarks)':<52}{scores['average']:>8.2f}")
+        lines.append(f"{'average (mean of benchmarks)':<60}{scores['average']:>8.2f}")
     return "\n".join(lines)
 
 
@@ -189,7 +189,7 @@ def run(
 
     manifest = mf.load_valid(manifest_path)
     if runtime not in ("local", "docker"):
-        raise LoomError_input(f"--runtime: {runtime!r} is not a runtime — use local or docker")
+        raise _input_error(f"--runtime: {runtime!r} is not a runtime — use local or docker")
     out = out or rt.default_run_dir(manifest)
     if runtime == "docker":
         from loomctl import images
@@ -217,7 +217,7 @@ def score(run_dir: Annotated[Path, typer.Argument(help="run directory", show_def
     from harness.run import score_run
 
     if not (run_dir / "manifest.json").is_file():
-        raise LoomError_input(f"{run_dir}: not a run directory (no manifest.json) — pass the directory `loomctl run` wrote")
+        raise _input_error(f"{run_dir}: not a run directory (no manifest.json) — pass the directory `loomctl run` wrote")
     print(_score_table(score_run(run_dir)))
 
 
@@ -234,7 +234,7 @@ def diff(
     from loomctl.report import FORMATS
 
     if fmt not in FORMATS:
-        raise LoomError_input(f"--format: {fmt!r} is not a format — use one of {sorted(FORMATS)}")
+        raise _input_error(f"--format: {fmt!r} is not a format — use one of {sorted(FORMATS)}")
     result = compare(new, golden)
     text = FORMATS[fmt](result)
     if output:
@@ -296,12 +296,12 @@ def report(
     from loomctl.htmlreport import render
 
     if not (run_dir / "scores.json").is_file():
-        raise LoomError_input(f"{run_dir}: not a finished run (no scores.json) — pass a run directory")
+        raise _input_error(f"{run_dir}: not a finished run (no scores.json) — pass a run directory")
     output.write_text(render(run_dir, golden), encoding="utf-8")
     print(f"wrote {output}")
 
 
-def LoomError_input(message: str):
+def _input_error(message: str):
     from harness.errors import InputError
 
     return InputError(message)
