@@ -8,6 +8,7 @@ folder falls back to ``transformers.AutoTokenizer`` (which may need the model's 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 
 from harness.errors import InputError
@@ -27,7 +28,7 @@ class ModelTokenizer:
         self._tok = Tokenizer.from_file(str(path))
         self.path = path
 
-    @property
+    @cached_property
     def sha256(self) -> str:
         from harness.hashing import file_sha256
 

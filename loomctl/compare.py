@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+from statistics import NormalDist
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,10 +88,6 @@ def paired_bootstrap(g: np.ndarray, n: np.ndarray, samples: int, seed: int, alph
     return float(low), float(high), p_worse
 
 
-def _normal_cdf(x: float) -> float:
-    return 0.5 * (1 + math.erf(x / math.sqrt(2)))
-
-
 @dataclass
 class Row:
     task: str
@@ -139,19 +136,11 @@ def _compare_task(task: str, ids: list[str] | None, golden: Side, new: Side, tol
                    notes=["missing on one side"])
     delta = ns["score"] - gs["score"]
     se = math.sqrt((gs.get("stderr") or 0) ** 2 + (ns.get("stderr") or 0) ** 2)
-    z = 1.959963984540054 if abs(alpha - 0.05) < 1e-12 else -_inv_normal(alpha / 2)
-    p = _normal_cdf(delta / se) if se > 0 else (0.0 if delta < 0 else 1.0)
+    z = NormalDist().inv_cdf(1 - alpha / 2)
+    p = NormalDist().cdf(delta / se) if se > 0 else (0.0 if delta < 0 else 1.0)
     return Row(task, bucket, gs["score"], ns["score"], round(delta, 4), round(delta - z * se, 4),
                round(delta + z * se, 4), min(gs.get("n", 0), ns.get("n", 0)),
                "unpaired normal (aggregates only)", p, 0.0, notes=["unpaired: only aggregate scores on one side"])
-
-
-def _inv_normal(p: float) -> float:
-    lo, hi = -10.0, 10.0
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if _normal_cdf(mid) < p else (lo, mid)
-    return (lo + hi) / 2
 
 
 def holm(p_values: list[float], min_attainable: list[float] | None = None, alpha: float = 0.05) -> list[float]:

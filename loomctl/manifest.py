@@ -220,6 +220,12 @@ def resolve_path(manifest: Manifest, relative: str, where: str) -> Path:
     return path
 
 
+def template_text(manifest: Manifest, prompt: dict[str, Any], where: str) -> str:
+    if "template" in prompt:
+        return prompt["template"]
+    return resolve_path(manifest, prompt["template_file"], f"{where}/template_file").read_text(encoding="utf-8")
+
+
 def semantic_problems(manifest: Manifest) -> list[str]:
     problems: list[str] = []
     seen: dict[str, str] = {}
@@ -310,10 +316,7 @@ def _template_budget_problems(manifest: Manifest) -> list[str]:
         if not (isinstance(budget, int) and isinstance(new, int)):
             continue
         try:
-            if "template" in task.prompt:
-                text = task.prompt["template"]
-            else:
-                text = resolve_path(manifest, task.prompt["template_file"], "").read_text(encoding="utf-8")
+            text = template_text(manifest, task.prompt, task.pointer)
             floor = template_floor_tokens(text, tokenizer)
         except (InputError, KeyError, OSError, ValueError):
             continue

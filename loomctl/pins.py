@@ -41,12 +41,6 @@ def model_dir_of(manifest: mf.Manifest, override: Path | None) -> Path:
     return mf.resolve_path(manifest, model["path"], "model/path")
 
 
-def template_text(manifest: mf.Manifest, prompt: dict[str, Any], where: str) -> str:
-    if "template" in prompt:
-        return prompt["template"]
-    return mf.resolve_path(manifest, prompt["template_file"], f"{where}/template_file").read_text(encoding="utf-8")
-
-
 def _task_location(manifest: mf.Manifest, task: mf.TaskSpec, key: str) -> tuple[str | int, ...]:
     """Where a task's setting is written: the task itself if it sets it, else the defaults that do."""
     b_index, t_index = (int(x) for x in task.pointer.split("/")[1::2])
@@ -84,7 +78,7 @@ def compute(manifest: mf.Manifest, model_dir: Path | None = None, data_dir: Path
         if where in seen_prompts:
             continue
         seen_prompts.add(where)
-        pins.append(Pin(where + ("sha256",), sha256_text(template_text(manifest, task.prompt, task.pointer))))
+        pins.append(Pin(where + ("sha256",), sha256_text(mf.template_text(manifest, task.prompt, task.pointer))))
         if task.prompt.get("chat_template") == "tokenizer":
             pins.append(Pin(where + ("chat_template_sha256",), sha256_text(chat_template_text(folder))))
     return pins

@@ -20,7 +20,7 @@ from harness.errors import InputError, RuntimeFailure
 from harness.hashing import sha256_json, sha256_text
 from harness.records import write_json_atomic
 from loomctl import manifest as mf
-from loomctl.pins import model_dir_of, template_text
+from loomctl.pins import model_dir_of
 
 EFFECTIVE_SCHEMA = "loomctl.effective/1"
 
@@ -35,7 +35,7 @@ def effective_manifest(manifest: mf.Manifest, runtime: dict[str, Any], limit: in
     tasks = []
     for task in mf.tasks(manifest):
         spec = task.as_dict()
-        text = template_text(manifest, task.prompt, task.pointer)
+        text = mf.template_text(manifest, task.prompt, task.pointer)
         if sha256_text(text) != task.prompt["sha256"]:
             raise InputError(f"{task.pointer}/prompt/sha256: the template hashes to {sha256_text(text)}, the "
                              f"manifest pins {task.prompt['sha256']} — restore the template or re-pin")

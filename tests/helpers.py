@@ -41,3 +41,13 @@ def small_manifest(project: Path, model_dir: Path, tasks: tuple[str, ...] = ("ni
     result = loomctl("pin", str(path))
     assert result.returncode == 0, result.stderr
     return path
+
+
+def small_run(base: Path, model_dir: Path, **kwargs) -> tuple[Path, Path]:
+    """A pinned small manifest (see ``small_manifest``) run once under ``base``: (run dir, project)."""
+    project = copy_project(base)
+    manifest = small_manifest(project, model_dir, **kwargs)
+    out = base / "run"
+    result = loomctl("run", str(manifest), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out, project

@@ -8,7 +8,7 @@ import pytest
 
 from loomctl.audit import load_claims
 from tests.conftest import ROOT
-from tests.helpers import copy_project, loomctl, small_manifest
+from tests.helpers import loomctl, small_run
 
 PINNED = {"data_revision": "generator", "prompt": "templates/niah.j2", "truncation": "middle 8192",
           "generation": "greedy", "engine": "transformers 5.23.0", "weights": "see manifest"}
@@ -16,12 +16,7 @@ PINNED = {"data_revision": "generator", "prompt": "templates/niah.j2", "truncati
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, random_model_dir):
-    base = tmp_path_factory.mktemp("audit")
-    project = copy_project(base)
-    manifest = small_manifest(project, random_model_dir, tasks=("vt",), per_length=2)
-    out = base / "run"
-    assert loomctl("run", str(manifest), "--out", str(out)).returncode == 0
-    return out
+    return small_run(tmp_path_factory.mktemp("audit"), random_model_dir, tasks=("vt",), per_length=2)[0]
 
 
 def _claims(tmp_path, claims):

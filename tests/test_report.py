@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 
-from tests.helpers import copy_project, loomctl, small_manifest
+from tests.helpers import loomctl, small_run
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -28,10 +28,7 @@ def chromium() -> str:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory, random_model_dir):
     base = tmp_path_factory.mktemp("report")
-    project = copy_project(base)
-    manifest = small_manifest(project, random_model_dir, tasks=("niah", "vt"), per_length=1)
-    run = base / "run"
-    assert loomctl("run", str(manifest), "--out", str(run)).returncode == 0
+    run, _ = small_run(base, random_model_dir, tasks=("niah", "vt"), per_length=1)
     html = base / "report.html"
     result = loomctl("report", str(run), "--golden", str(run), "-o", str(html))
     assert result.returncode == 0, result.stderr

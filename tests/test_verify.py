@@ -7,17 +7,12 @@ import shutil
 
 import pytest
 
-from tests.helpers import copy_project, loomctl, small_manifest
+from tests.helpers import loomctl, small_run
 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory, random_model_dir):
-    base = tmp_path_factory.mktemp("verify")
-    project = copy_project(base)
-    manifest = small_manifest(project, random_model_dir, tasks=("niah_single", "vt"), per_length=2)
-    out = base / "run"
-    assert loomctl("run", str(manifest), "--out", str(out)).returncode == 0
-    return out, project
+    return small_run(tmp_path_factory.mktemp("verify"), random_model_dir, tasks=("niah_single", "vt"), per_length=2)
 
 
 @pytest.fixture
