@@ -19,6 +19,7 @@ is written whole and atomically, so a second pass over the same run gives the sa
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -246,6 +247,14 @@ def parse_judge_dirs(pairs: list[str]) -> dict[str, Path]:
     return out
 
 
+def judge_runtime() -> dict[str, Any]:
+    """Where this judge pass runs: ``local``, or ``docker`` with the image's provenance (loomctl sets
+    both in the container's environment)."""
+    kind = os.environ.get("LOOMCTL_RUNTIME", "local")
+    image = json.loads(os.environ.get("LOOMCTL_IMAGE") or "null")
+    return {"kind": kind, **({"image": image} if image else {})}
+
+
 def judge_run(run_dir: Path, root: Path, judge_dirs: dict[str, Path] | None = None) -> dict[str, Any]:
     """Judge a finished run (see the module docstring); returns what it writes to judge_scores.json."""
     from harness.run import run_header
@@ -273,7 +282,8 @@ def judge_run(run_dir: Path, root: Path, judge_dirs: dict[str, Path] | None = No
                          **({"generation": judge.generation} if hasattr(judge, "generation") else {}),
                          "versions": judge.versions()}
                   for name, judge in judges.items()}
-    result = {"schema": JUDGE_SCORES_SCHEMA, **run_header(effective), "judges": provenance, "tasks": tasks,
+    result = {"schema": JUDGE_SCORES_SCHEMA, **run_header(effective), "runtime": judge_runtime(),
+              "judges": provenance, "tasks": tasks,
               "benchmarks": benchmark_judge_scores(tasks)}
     write_json_atomic(run_dir / "judge_scores.json", result)
     return result

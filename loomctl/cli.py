@@ -271,15 +271,29 @@ def judge(
         "--judge", metavar="NAME=DIR", help="local folder of judge NAME (instead of its pinned path)")] = None,
     root: Annotated[Path, typer.Option(
         "--root", help="the manifest's folder, for judges' relative paths")] = Path("."),
+    runtime: Annotated[str, typer.Option("--runtime", help="local (this Python) or docker")] = "local",
+    base: Annotated[Optional[str], typer.Option("--base", help="docker: substitute base image")] = None,
+    wheelhouse: Annotated[Optional[Path], typer.Option("--wheelhouse", help="docker: wheels to build from")] = None,
 ) -> None:
-    """Compute a finished run's judge metrics with its pinned judges; write judge/ and judge_scores.json."""
+    """Compute a finished run's judge metrics with its pinned judges; write judge/ and judge_scores.json.
+    With --runtime docker the judge pass runs in the image of the run's manifest (built or reused as
+    `loomctl run` does), the judges' folders read-only, no network."""
     from harness.judge_run import parse_judge_dirs
     from loomctl import runtime as rt
 
+    if runtime not in ("local", "docker"):
+        raise _input_error(f"--runtime: {runtime!r} is not a runtime — use local or docker")
     if not (run_dir / "manifest.json").is_file() or not (run_dir / "scores.json").is_file():
         raise _input_error(f"{run_dir}: not a finished run (no manifest.json or scores.json) — pass the directory "
                            "`loomctl run` wrote")
-    code = rt.judge_local(run_dir, root, parse_judge_dirs(judges or []))
+    judge_dirs = parse_judge_dirs(judges or [])
+    if runtime == "docker":
+        from loomctl import images
+
+        image = images.build(json.loads((run_dir / "manifest.json").read_text()), base, wheelhouse, log=_err)
+        code = rt.judge_docker(run_dir, root, judge_dirs, image)
+    else:
+        code = rt.judge_local(run_dir, root, judge_dirs)
     if code:
         raise typer.Exit(code)
     scores = json.loads((run_dir / "judge_scores.json").read_text())

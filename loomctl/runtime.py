@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,6 +27,8 @@ from loomctl import manifest as mf
 from loomctl.pins import model_dir_of
 
 EFFECTIVE_SCHEMA = "loomctl.effective/1"
+# Set in a container's environment: which runtime, and the image's provenance (the judge pass records both).
+CONTAINER_MARKERS = ("LOOMCTL_RUNTIME", "LOOMCTL_IMAGE")
 
 
 def effective_manifest(manifest: mf.Manifest, runtime: dict[str, Any], limit: int | None = None,
@@ -124,7 +127,8 @@ def stopped_by_signals():
 def _spawn(cmd: list[str], log_path: Path, interrupted: str) -> int:
     """Run the harness offline in a child process, its stderr streamed here and appended to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    env = {**{k: v for k, v in os.environ.items() if k not in CONTAINER_MARKERS},
+           "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     with log_path.open("a", encoding="utf-8") as log, stopped_by_signals():
         process = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
         try:
@@ -149,11 +153,26 @@ def _container_user(out: Path) -> str | None:
     return None
 
 
+def _devices(accelerator: dict[str, Any]) -> list:
+    from docker.types import DeviceRequest
+
+    return [DeviceRequest(count=accelerator["count"], capabilities=[["gpu"]])] if accelerator["kind"] == "gpu" else []
+
+
+def _isolated(provenance: dict[str, Any], out: Path, mounts: list, command: list[str],
+              accelerator: dict[str, Any]) -> dict[str, Any]:
+    """A container's options: only ``out`` writable (every other mount read-only), no network, the
+    GPUs the manifest asks for, and the runtime and image named in its environment."""
+    return {"command": command, "mounts": mounts, "network_mode": "none", "device_requests": _devices(accelerator),
+            "user": _container_user(out), "labels": {"dev.loomctl.run": str(out.resolve())},
+            "environment": {"LOOMCTL_RUNTIME": "docker", "LOOMCTL_IMAGE": json.dumps(provenance, sort_keys=True)}}
+
+
 def container_options(manifest: mf.Manifest, out: Path, model_dir: Path | None, data_dir: Path | None,
-                      allow_accelerator_mismatch: bool) -> dict[str, Any]:
+                      allow_accelerator_mismatch: bool, provenance: dict[str, Any]) -> dict[str, Any]:
     """The evaluation container: model, manifest folder and data read-only, only the run directory
     writable, no network, the GPUs the manifest asks for."""
-    from docker.types import DeviceRequest, Mount
+    from docker.types import Mount
 
     model = model_dir_of(manifest, model_dir).resolve()
     mounts = [Mount("/manifest", str(manifest.root.resolve()), type="bind", read_only=True),
@@ -165,12 +184,32 @@ def container_options(manifest: mf.Manifest, out: Path, model_dir: Path | None, 
         cmd += ["--data-dir", "/data"]
     if allow_accelerator_mismatch:
         cmd += ["--allow-accelerator-mismatch"]
-    accelerator = manifest.data["accelerator"]
-    devices = ([DeviceRequest(count=accelerator["count"], capabilities=[["gpu"]])]
-               if accelerator["kind"] == "gpu" else [])
-    return {"command": cmd, "mounts": mounts, "network_mode": "none", "device_requests": devices,
-            "user": _container_user(out), "labels": {"dev.loomctl.run": str(out.resolve())},
-            "environment": {"LOOMCTL_RUNTIME": "docker"}}
+    return _isolated(provenance, out, mounts, cmd, manifest.data["accelerator"])
+
+
+def judge_container_options(run_dir: Path, root: Path, judge_dirs: dict[str, Path],
+                            provenance: dict[str, Any]) -> dict[str, Any]:
+    """The judge container: the run directory writable, the manifest folder and each judge's folder
+    (``--judge NAME=DIR``, else its pinned ``path`` under ``root``) read-only at /judges/NAME, no
+    network (a hosted judge is refused by the judge pass anyway)."""
+    from docker.types import Mount
+
+    effective = json.loads((run_dir / "manifest.json").read_text())
+    mounts = [Mount("/manifest", str(root.resolve()), type="bind", read_only=True),
+              Mount("/run-dir", str(run_dir.resolve()), type="bind", read_only=False)]
+    cmd = ["judge", "--run-dir", "/run-dir", "--root", "/manifest"]
+    pinned = effective.get("judges") or {}
+    for name in sorted(set(pinned) | set(judge_dirs)):
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name):
+            raise InputError(f"--judge: {name!r} is not a judge name (letters, digits, _ . -) — name a judge of "
+                             "the manifest's `judges`")
+        path = pinned.get(name, {}).get("path")
+        folder = judge_dirs.get(name) or (root / path if path else None)
+        if folder is None or not folder.is_dir():
+            continue  # the judge pass names what is missing, if this judge is needed at all
+        mounts.append(Mount(f"/judges/{name}", str(folder.resolve()), type="bind", read_only=True))
+        cmd += ["--judge", f"{name}=/judges/{name}"]
+    return _isolated(provenance, run_dir, mounts, cmd, effective["accelerator"])
 
 
 def run_docker(manifest: mf.Manifest, out: Path, image, model_dir: Path | None, data_dir: Path | None,
@@ -178,15 +217,30 @@ def run_docker(manifest: mf.Manifest, out: Path, image, model_dir: Path | None, 
     """Run the harness in ``image`` (see ``container_options``); logs streamed to stderr and
     logs/harness.log; the exit code propagated; the container removed afterwards, also on Ctrl-C or
     SIGTERM."""
+    options = container_options(manifest, out, model_dir, data_dir, allow_accelerator_mismatch,
+                                image.provenance())
+    return _in_container(image, options, out / "logs" / "harness.log",
+                         "run: interrupted; the container was stopped — finished samples are kept; run the same "
+                         "command to resume")
+
+
+def judge_docker(run_dir: Path, root: Path, judge_dirs: dict[str, Path], image) -> int:
+    """The judge pass in ``image`` (see ``judge_container_options``), as ``run_docker`` runs a run."""
+    return _in_container(image, judge_container_options(run_dir, root, judge_dirs, image.provenance()),
+                         run_dir / "logs" / "judge.log",
+                         "judge: interrupted; the container was stopped — the run's scores are untouched; run the "
+                         "same command again")
+
+
+def _in_container(image, options: dict[str, Any], log_path: Path, interrupted: str) -> int:
     from loomctl.images import client
 
-    (out / "logs").mkdir(parents=True, exist_ok=True)
-    options = container_options(manifest, out, model_dir, data_dir, allow_accelerator_mismatch)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     container = client().containers.create(image.id, **options)
     try:
         with stopped_by_signals():
             container.start()
-            with (out / "logs" / "harness.log").open("a", encoding="utf-8") as log:
+            with log_path.open("a", encoding="utf-8") as log:
                 for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
                     text = chunk.decode("utf-8", errors="replace")
                     sys.stderr.write(text)
@@ -194,7 +248,6 @@ def run_docker(manifest: mf.Manifest, out: Path, image, model_dir: Path | None, 
             return int(container.wait()["StatusCode"])
     except KeyboardInterrupt:
         container.stop(timeout=10)
-        raise RuntimeFailure("run: interrupted; the container was stopped — finished samples are kept; run the "
-                             "same command to resume") from None
+        raise RuntimeFailure(interrupted) from None
     finally:
         container.remove(force=True)
