@@ -19,6 +19,7 @@ from typing import Any
 
 from harness.engines import Output, Request, cut_at_stop
 from harness.errors import InputError, RuntimeFailure
+from harness.tokenizer import ModelTokenizer
 
 # The engine-side acceleration methods, by the kind a task's `acceleration` setting names.
 ACCELERATION = {"kv_cache": "harness.accel.kv_cache:KVCacheCompression",
@@ -52,6 +53,9 @@ class TransformersEngine:
         dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
                  "auto": "auto"}[model.get("dtype", "auto")]
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True, trust_remote_code=trust)
+        # Prompts are encoded as the harness counted them (tokenizer.json, no special tokens added), in
+        # one parallel batch; the transformers tokenizer decodes and finds stop strings.
+        self.encoder = ModelTokenizer(model_dir)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -62,7 +66,7 @@ class TransformersEngine:
         self.acceleration = None
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return self.encoder.count(text)
 
     def versions(self) -> dict[str, str]:
         import transformers
@@ -90,7 +94,7 @@ class TransformersEngine:
         if self.acceleration is not None:
             return [self._generate_accelerated(r) for r in requests]
         torch = self.torch
-        encoded = [self.tokenizer(r.prompt, add_special_tokens=False)["input_ids"] for r in requests]
+        encoded = self.encoder.encode_many([r.prompt for r in requests])
         order = sorted(range(len(requests)), key=lambda i: (-len(encoded[i]), requests[i].id))
         outputs: dict[int, Output] = {}
         for start in range(0, len(order), self.batch_size):
@@ -121,8 +125,7 @@ class TransformersEngine:
     def _generate_accelerated(self, request: Request) -> Output:
         """One prompt alone (batch 1, no padding) through the task's acceleration method."""
         torch = self.torch
-        ids = torch.tensor([self.tokenizer(request.prompt, add_special_tokens=False)["input_ids"]],
-                           device=self.device)
+        ids = torch.tensor([self.encoder.encode(request.prompt)], device=self.device)
         torch.manual_seed(request.seed)
         try:
             with torch.inference_mode():
