@@ -11,7 +11,9 @@ import contextlib
 import json
 import platform
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,6 +145,43 @@ def accelerator_mismatches(pinned: dict[str, Any]) -> list[str]:
     return problems
 
 
+@dataclass
+class Prepared:
+    """A task ready to generate: its selected samples, acceleration notes, prompts by sample id, and
+    the seconds spent loading data and building prompts."""
+
+    samples: list[dict[str, Any]]
+    accel_notes: dict[str, Any]
+    prompts: dict[str, dict[str, Any]]
+    data_seconds: float
+    prompts_seconds: float
+
+
+class Background:
+    """``work(*args)`` in a daemon thread; ``result()`` waits for it and returns its value or raises
+    its error in the caller's thread. A daemon: a run stopped by an error or SIGTERM does not wait."""
+
+    def __init__(self, work: Callable[..., Any], *args: Any):
+        self._done = threading.Event()
+        self._value: Any = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, args=(work, args), name="prepare", daemon=True).start()
+
+    def _run(self, work: Callable[..., Any], args: tuple) -> None:
+        try:
+            self._value = work(*args)
+        except BaseException as exc:  # handed to the caller's thread by result()
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def result(self) -> Any:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None = None,
         allow_accelerator_mismatch: bool = False) -> dict[str, Any]:
     """Run the effective manifest in ``run_dir``; an engine server or worker processes started for it
@@ -161,7 +200,7 @@ def _run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None, allo
                            "(recorded in the result)" for m in mismatches])
     verify_weights(effective["model"], model_dir)
     tokenizer = ModelTokenizer(model_dir)
-    phases = {"engine_load": 0.0, "data": 0.0, "prompts": 0.0}
+    phases = {"engine_load": 0.0, "data": 0.0, "prompts": 0.0, "prepare_wait": 0.0}
     engine: list[Engine] = []
 
     def get_engine() -> Engine:
@@ -191,9 +230,7 @@ def _run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None, allo
                           {**environment(engine[0].versions() if engine else None), "accelerator_mismatch": mismatches,
                            **({"acceleration_engines": by_task} if by_task else {})})
 
-    generate_seconds = 0.0
-    configured = None
-    for task in effective["tasks"]:
+    def prepare(task: dict[str, Any]) -> Prepared:
         t0 = time.perf_counter()
         samples = load_samples(task["dataset"], root, lambda: tokenizer, data_dir)
         check_pin(samples, task["dataset"], task["id"])
@@ -208,8 +245,23 @@ def _run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None, allo
             prompts = dict(zip((s["id"] for s in samples), builder.build_many(samples)))
         except InputError as exc:
             raise InputError(*[f"{task['id']}/{problem}" for problem in exc.problems]) from None
-        phases["data"] += t1 - t0
-        phases["prompts"] += time.perf_counter() - t1
+        return Prepared(samples, accel_notes, prompts, t1 - t0, time.perf_counter() - t1)
+
+    generate_seconds = 0.0
+    configured = None
+    tasks = effective["tasks"]
+    # Each task's data and prompts are prepared in the background while the one before it generates
+    # (tokenizing long contexts would otherwise leave the accelerator idle); a task's own preparation
+    # errors are raised when that task starts, as if it had been prepared then.
+    upcoming = Background(prepare, tasks[0]) if tasks else None
+    for index, task in enumerate(tasks):
+        t0 = time.perf_counter()
+        prepared = upcoming.result()
+        phases["prepare_wait"] += time.perf_counter() - t0
+        upcoming = Background(prepare, tasks[index + 1]) if index + 1 < len(tasks) else None
+        samples, accel_notes, prompts = prepared.samples, prepared.accel_notes, prepared.prompts
+        phases["data"] += prepared.data_seconds
+        phases["prompts"] += prepared.prompts_seconds
         records_file = RecordFile(run_dir, task["id"])
         done = {r.id for r in records_file.load()}
         progress = Progress(task["id"], len(samples))

@@ -141,6 +141,25 @@ def test_changed_data_pin_stops_before_inference(project, random_model_dir, tmp_
     assert not (out / "samples").exists()
 
 
+def test_a_later_tasks_bad_pin_stops_the_run_after_the_earlier_task_is_done(project, random_model_dir, tmp_path):
+    """Task 2 is prepared in the background while task 1 generates: its data hash mismatch still stops
+    the run (exit 2) when task 2 starts, with task 1 finished and its records those of a clean run."""
+    manifest = small_manifest(project, random_model_dir, tasks=("niah_single", "vt"))
+    clean = tmp_path / "clean"
+    assert loomctl("run", str(manifest), "--out", str(clean)).returncode == 0
+    data = json.loads(manifest.read_text())
+    tasks = [t for b in data["benchmarks"] for t in b["tasks"]]
+    first, last = tasks[0]["id"], tasks[-1]["id"]
+    tasks[-1]["dataset"]["sha256"] = "0" * 64
+    manifest.write_text(json.dumps(data, indent=2))
+    out = tmp_path / "run"
+    result = loomctl("run", str(manifest), "--out", str(out))
+    assert result.returncode == 2, result.stderr
+    assert f"{last}/dataset/sha256: the samples hash to" in result.stderr
+    assert (out / "samples" / f"{first}.jsonl").read_bytes() == (clean / "samples" / f"{first}.jsonl").read_bytes()
+    assert not (out / "samples" / f"{last}.jsonl").exists()
+
+
 def test_changed_weights_stop_the_run(project, random_model_dir, tmp_path):
     manifest = small_manifest(project, random_model_dir, tasks=("vt",))
     config = project / "models" / "tiny-loom" / "generation_config.json"
