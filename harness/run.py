@@ -251,14 +251,20 @@ def _run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None, allo
     configured = None
     tasks = effective["tasks"]
     # Each task's data and prompts are prepared in the background while the one before it generates
-    # (tokenizing long contexts would otherwise leave the accelerator idle); a task's own preparation
-    # errors are raised when that task starts, as if it had been prepared then.
-    upcoming = Background(prepare, tasks[0]) if tasks else None
+    # (tokenizing long contexts would otherwise leave the accelerator idle), from the end of that
+    # task's first batch on: the engine, its acceleration method and their imports are loaded by then,
+    # so no two threads import the same libraries at once. A task's own preparation errors are raised
+    # when that task starts, as if it had been prepared then.
+    upcoming: list[Background] = []
+
+    def prefetch(index: int) -> None:
+        if not upcoming and index + 1 < len(tasks):
+            upcoming.append(Background(prepare, tasks[index + 1]))
+
     for index, task in enumerate(tasks):
         t0 = time.perf_counter()
-        prepared = upcoming.result()
+        prepared = upcoming.pop().result() if upcoming else prepare(task)
         phases["prepare_wait"] += time.perf_counter() - t0
-        upcoming = Background(prepare, tasks[index + 1]) if index + 1 < len(tasks) else None
         samples, accel_notes, prompts = prepared.samples, prepared.accel_notes, prepared.prompts
         phases["data"] += prepared.data_seconds
         phases["prompts"] += prepared.prompts_seconds
@@ -297,6 +303,9 @@ def _run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None, allo
                    for s in batch if s["id"] not in done]
             records_file.append(new, elapsed / max(len(batch), 1))
             progress.advance(len(new), sum(r.input_tokens + r.output_tokens for r in new))
+            if engine:
+                prefetch(index)
+        prefetch(index)  # a task with nothing left to generate (the next one is then awaited at once)
     if not engine:  # everything was already done: still record where this (empty) run happened
         write_environment()
     scores = score_run(run_dir)
