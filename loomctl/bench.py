@@ -134,8 +134,8 @@ def bench_overhead(samples: int = 100, length: int = 8000) -> bool:
           f"one-time engine load {100 * steady:.2f}%  [process start-up, not counted: "
           f"{total - timing['wall_seconds']:.1f}s]")
     print(f"overhead: engine start-up in a fresh interpreter: library imports (torch, transformers, the model's "
-          f"module) {imports:.1f}s, weights {weights:.2f}s; the imports alone are {100 * imports / timing['wall_seconds']:.1f}% "
-          f"of this run's wall, a floor on the overhead as defined whatever the harness does")
+          f"module) {imports:.1f}s, weights {weights:.2f}s; the imports alone are "
+          f"{100 * imports / timing['wall_seconds']:.1f}% of this run's wall, a floor on the overhead as defined whatever the harness does")
     return share <= 0.02
 
 

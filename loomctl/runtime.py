@@ -217,6 +217,7 @@ def run_docker(manifest: mf.Manifest, out: Path, image, model_dir: Path | None, 
     """Run the harness in ``image`` (see ``container_options``); logs streamed to stderr and
     logs/harness.log; the exit code propagated; the container removed afterwards, also on Ctrl-C or
     SIGTERM."""
+    (out / "logs").mkdir(parents=True, exist_ok=True)  # before the run directory is opened to the image's user
     options = container_options(manifest, out, model_dir, data_dir, allow_accelerator_mismatch,
                                 image.provenance())
     return _in_container(image, options, out / "logs" / "harness.log",
@@ -226,6 +227,7 @@ def run_docker(manifest: mf.Manifest, out: Path, image, model_dir: Path | None, 
 
 def judge_docker(run_dir: Path, root: Path, judge_dirs: dict[str, Path], image) -> int:
     """The judge pass in ``image`` (see ``judge_container_options``), as ``run_docker`` runs a run."""
+    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
     return _in_container(image, judge_container_options(run_dir, root, judge_dirs, image.provenance()),
                          run_dir / "logs" / "judge.log",
                          "judge: interrupted; the container was stopped — the run's scores are untouched; run the "
@@ -235,7 +237,6 @@ def judge_docker(run_dir: Path, root: Path, judge_dirs: dict[str, Path], image) 
 def _in_container(image, options: dict[str, Any], log_path: Path, interrupted: str) -> int:
     from loomctl.images import client
 
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     container = client().containers.create(image.id, **options)
     try:
         with stopped_by_signals():
