@@ -253,8 +253,9 @@ def _run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None, allo
     # Each task's data and prompts are prepared in the background while the one before it generates
     # (tokenizing long contexts would otherwise leave the accelerator idle), from the end of that
     # task's first batch on: the engine, its acceleration method and their imports are loaded by then,
-    # so no two threads import the same libraries at once. A task's own preparation errors are raised
-    # when that task starts, as if it had been prepared then.
+    # so no two threads import the same libraries at once (a task that generated nothing leaves the next
+    # one to be prepared when it starts). A task's own preparation errors are raised when that task
+    # starts, as if it had been prepared then.
     upcoming: list[Background] = []
 
     def prefetch(index: int) -> None:
@@ -305,7 +306,6 @@ def _run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None, allo
             progress.advance(len(new), sum(r.input_tokens + r.output_tokens for r in new))
             if engine:
                 prefetch(index)
-        prefetch(index)  # a task with nothing left to generate (the next one is then awaited at once)
     if not engine:  # everything was already done: still record where this (empty) run happened
         write_environment()
     scores = score_run(run_dir)

@@ -290,8 +290,9 @@ def judge(
     if runtime == "docker":
         from loomctl import images
 
-        image = images.build(json.loads((run_dir / "manifest.json").read_text()), base, wheelhouse, log=_err)
-        code = rt.judge_docker(run_dir, root, judge_dirs, image)
+        effective = json.loads((run_dir / "manifest.json").read_text())
+        image = images.build(effective, base, wheelhouse, log=_err)
+        code = rt.judge_docker(run_dir, effective, root, judge_dirs, image)
     else:
         code = rt.judge_local(run_dir, root, judge_dirs)
     if code:

@@ -187,14 +187,13 @@ def container_options(manifest: mf.Manifest, out: Path, model_dir: Path | None, 
     return _isolated(provenance, out, mounts, cmd, manifest.data["accelerator"])
 
 
-def judge_container_options(run_dir: Path, root: Path, judge_dirs: dict[str, Path],
+def judge_container_options(run_dir: Path, effective: dict[str, Any], root: Path, judge_dirs: dict[str, Path],
                             provenance: dict[str, Any]) -> dict[str, Any]:
     """The judge container: the run directory writable, the manifest folder and each judge's folder
     (``--judge NAME=DIR``, else its pinned ``path`` under ``root``) read-only at /judges/NAME, no
     network (a hosted judge is refused by the judge pass anyway)."""
     from docker.types import Mount
 
-    effective = json.loads((run_dir / "manifest.json").read_text())
     mounts = [Mount("/manifest", str(root.resolve()), type="bind", read_only=True),
               Mount("/run-dir", str(run_dir.resolve()), type="bind", read_only=False)]
     cmd = ["judge", "--run-dir", "/run-dir", "--root", "/manifest"]
@@ -225,10 +224,11 @@ def run_docker(manifest: mf.Manifest, out: Path, image, model_dir: Path | None, 
                          "command to resume")
 
 
-def judge_docker(run_dir: Path, root: Path, judge_dirs: dict[str, Path], image) -> int:
-    """The judge pass in ``image`` (see ``judge_container_options``), as ``run_docker`` runs a run."""
+def judge_docker(run_dir: Path, effective: dict[str, Any], root: Path, judge_dirs: dict[str, Path], image) -> int:
+    """The judge pass over ``run_dir`` (whose effective manifest is ``effective``) in ``image`` (see
+    ``judge_container_options``), as ``run_docker`` runs a run."""
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
-    return _in_container(image, judge_container_options(run_dir, root, judge_dirs, image.provenance()),
+    return _in_container(image, judge_container_options(run_dir, effective, root, judge_dirs, image.provenance()),
                          run_dir / "logs" / "judge.log",
                          "judge: interrupted; the container was stopped — the run's scores are untouched; run the "
                          "same command again")
