@@ -32,3 +32,12 @@ class CheckFailed(LoomError):
 
 class RuntimeFailure(LoomError):
     exit_code = EXIT_RUNTIME_FAILURE
+
+
+def version_mismatch(package: str, pinned: object, installed: object) -> InputError:
+    """The refusal of an engine whose installed version is not the pinned one, naming the commands that
+    give the pinned environment (a refusal stays a refusal: nothing falls back to what is installed)."""
+    return InputError(f"engine/version: the manifest pins {package} {pinned}, this environment has {installed} — "
+                      "get the pinned environment with `make install` (the hashed lock locks/host.txt, in .venv) "
+                      "or run with `--runtime venv` (a virtual environment built from the image flavour's lock) "
+                      "or `--runtime docker`; or re-pin the manifest")

@@ -182,14 +182,17 @@ def build(
 @contract
 def run(
     manifest_path: ManifestArg,
-    runtime: Annotated[str, typer.Option("--runtime", help="local (this Python) or docker")] = "local",
+    runtime: Annotated[str, typer.Option("--runtime", help=(
+        "local: this Python as it is, with whatever is installed in it; venv: a virtual environment built "
+        "by uv from the image flavour's hashed lock (reused by the lock's hash; offline with --wheelhouse); "
+        "docker: the flavour's image"))] = "local",
     out: Annotated[Optional[Path], typer.Option("--out", help="run directory (default runs/<suite>-<digest>)")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1,
                                                  help="samples per task, spread evenly (recorded)")] = None,
     model_dir: Annotated[Optional[Path], typer.Option("--model-dir", help="model folder (default: model.path)")] = None,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="local data / hub cache folder")] = None,
     base: Annotated[Optional[str], typer.Option("--base", help="docker: substitute base image")] = None,
-    wheelhouse: Annotated[Optional[Path], typer.Option("--wheelhouse", help="docker: wheels to build from")] = None,
+    wheelhouse: Annotated[Optional[Path], typer.Option("--wheelhouse", help="docker, venv: wheels to build from")] = None,
     allow_accelerator_mismatch: Annotated[bool, typer.Option(
         "--allow-accelerator-mismatch", help="run on another accelerator than pinned (recorded)")] = False,
     model: Annotated[Optional[Path], typer.Option(
@@ -205,8 +208,8 @@ def run(
     from loomctl.substitute import substitute
 
     manifest = mf.load_valid(manifest_path)
-    if runtime not in ("local", "docker"):
-        raise _input_error(f"--runtime: {runtime!r} is not a runtime — use local or docker")
+    if runtime not in ("local", "venv", "docker"):
+        raise _input_error(f"--runtime: {runtime!r} is not a runtime — use local, venv or docker")
     if fixtures is not None and data_dir is not None:
         raise _input_error("--fixtures: replaces the data folder — pass either --fixtures or --data-dir")
     if model is not None and model_dir is not None:
@@ -223,6 +226,14 @@ def run(
         rt.prepare(manifest, out, {"kind": "docker", **image.provenance(),
                                    "accelerator_mismatch_allowed": allow_accelerator_mismatch}, limit, substitutions)
         code = rt.run_docker(manifest, out, image, model_dir, data_dir, allow_accelerator_mismatch)
+    elif runtime == "venv":
+        from loomctl import venvs
+
+        venv = venvs.ensure(manifest.data, wheelhouse, log=_err)
+        rt.prepare(manifest, out, {"kind": "venv", **venv.provenance(),
+                                   "accelerator_mismatch_allowed": allow_accelerator_mismatch}, limit, substitutions)
+        code = rt.run_local(manifest, out, model_dir, data_dir, allow_accelerator_mismatch,
+                            python=venv.interpreter, env=venvs.harness_env())
     else:
         rt.prepare(manifest, out, {"kind": "local", "accelerator_mismatch_allowed": allow_accelerator_mismatch},
                    limit, substitutions)

@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "images"
 # flavour -> whether the base needs Python installed (CUDA bases ship none)
 FLAVOURS = {"cpu": False, "transformers": True, "vllm": True, "sglang": True}
+# flavour -> the image's Python, for which its lock is resolved: the CPU image runs on the local Debian
+# bookworm base (python3.11); the GPU images on the CUDA base nvidia/cuda:*-ubuntu24.04 (python3.12).
+PYTHON = {"cpu": "3.11", "transformers": "3.12", "vllm": "3.12", "sglang": "3.12"}
 # flavour -> the package whose locked version must equal the manifest's engine.version
 ENGINE_PACKAGE = {"cpu": "transformers", "transformers": "transformers", "vllm": "vllm", "sglang": "sglang"}
 

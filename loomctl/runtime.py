@@ -1,7 +1,9 @@
 """Runtimes: prepare a run directory (the effective manifest) and execute the harness on it.
 
-The ``local`` runtime runs ``python -m harness`` in a child process of this Python, the same
-entrypoint the image uses, so loomctl itself never imports torch. A run directory that already
+The ``local`` runtime runs ``python -m harness`` in a child process of this Python, as it is (whatever
+is installed in it), the same entrypoint the image uses, so loomctl itself never imports torch; the
+``venv`` runtime runs it with the Python of an environment built from the flavour's lock
+(``loomctl.venvs``); the ``docker`` runtime in the flavour's image. A run directory that already
 holds the same effective manifest is resumed; one that holds another is refused.
 """
 
@@ -80,17 +82,19 @@ def prepare(manifest: mf.Manifest, out: Path, runtime: dict[str, Any], limit: in
 
 
 def run_local(manifest: mf.Manifest, out: Path, model_dir: Path | None, data_dir: Path | None,
-              allow_accelerator_mismatch: bool = False) -> int:
-    """Run the harness in a child process; its stderr is shown and kept in logs/harness.log."""
+              allow_accelerator_mismatch: bool = False, python: Path | None = None,
+              env: dict[str, str] | None = None) -> int:
+    """Run the harness in a child process of ``python`` (default: this Python; the venv runtime passes
+    its environment's, see ``loomctl.venvs``); its stderr is shown and kept in logs/harness.log."""
     model = model_dir_of(manifest, model_dir)
-    cmd = [sys.executable, "-m", "harness", "run", "--run-dir", str(out), "--model-dir", str(model),
+    cmd = [str(python or sys.executable), "-m", "harness", "run", "--run-dir", str(out), "--model-dir", str(model),
            "--root", str(manifest.root.resolve())]
     if data_dir:
         cmd += ["--data-dir", str(data_dir)]
     if allow_accelerator_mismatch:
         cmd += ["--allow-accelerator-mismatch"]
     return _spawn(cmd, out / "logs" / "harness.log",
-                  "run: interrupted — finished samples are kept; run the same command to resume")
+                  "run: interrupted — finished samples are kept; run the same command to resume", env)
 
 
 def judge_local(run_dir: Path, root: Path, judge_dirs: dict[str, Path]) -> int:
@@ -124,11 +128,11 @@ def stopped_by_signals():
             signal.signal(sig, handler)
 
 
-def _spawn(cmd: list[str], log_path: Path, interrupted: str) -> int:
+def _spawn(cmd: list[str], log_path: Path, interrupted: str, extra_env: dict[str, str] | None = None) -> int:
     """Run the harness offline in a child process, its stderr streamed here and appended to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {**{k: v for k, v in os.environ.items() if k not in CONTAINER_MARKERS},
-           "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+           "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", **(extra_env or {})}
     with log_path.open("a", encoding="utf-8") as log, stopped_by_signals():
         process = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
         try:

@@ -38,11 +38,12 @@ per prompt, and a left-padded row would spend its budget on padding.
 Compatibility (checked with kvpress 0.5.5 from PyPI and NVIDIA/kvpress main at commit 8bb29b9c3078):
 kvpress declares ``transformers<5.3`` and its hook reads ``cache_position`` from the attention layer's
 keyword arguments, which transformers 5.x no longer passes (``KeyError: 'cache_position'`` on 5.23).
-Install it with ``pip install --no-deps kvpress==0.5.5 "cachetools<6" "fire<0.7"`` (its import needs
-those two); while a press is active this module adds that one argument through a forward pre-hook
-on each attention layer: the positions the layer is about to write, from the cache's length. Note
-that importing kvpress wraps every attention function registered in transformers (for its head-wise
-presses, unused here); the wrapper leaves outputs unchanged for models without head-wise masks.
+It is in the host lock (locks/host.txt, with every package it declares, its transformers bound
+lifted by locks/overrides.txt), so ``make install`` installs it with hashes. While a press is active
+this module adds that one argument through a forward pre-hook on each attention layer: the
+positions the layer is about to write, from the cache's length. Note that importing kvpress wraps
+every attention function registered in transformers (for its head-wise presses, unused here); the
+wrapper leaves outputs unchanged for models without head-wise masks.
 """
 
 from __future__ import annotations
@@ -130,8 +131,8 @@ def _import_kvpress(where: str):
     try:
         import kvpress
     except ImportError as exc:
-        raise InputError(f"{where}/acceleration/library/kvpress: kvpress cannot be imported ({exc}) — pip install "
-                         "--no-deps kvpress==0.5.5 \"cachetools<6\" \"fire<0.7\"") from None
+        raise InputError(f"{where}/acceleration/library/kvpress: kvpress cannot be imported ({exc}) — `make install` "
+                         "installs it from the hashed lock locks/host.txt") from None
     return kvpress
 
 

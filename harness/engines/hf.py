@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.engines import Output, Request, cut_at_stop
-from harness.errors import InputError, RuntimeFailure
+from harness.errors import InputError, RuntimeFailure, version_mismatch
 from harness.tokenizer import ModelTokenizer
 
 # The engine-side acceleration methods, by the kind a task's `acceleration` setting names.
@@ -37,8 +37,7 @@ class TransformersEngine:
 
         transformers.utils.logging.disable_progress_bar()
         if spec.get("version") != transformers.__version__:
-            raise InputError(f"engine/version: the manifest pins transformers {spec.get('version')}, this environment "
-                             f"has {transformers.__version__} — install the pinned version or re-pin the manifest")
+            raise version_mismatch("transformers", spec.get("version"), transformers.__version__)
         args = dict(spec.get("args") or {})
         self.batch_size = int(args.pop("batch_size", 1))
         device = args.pop("device", "cuda" if torch.cuda.is_available() else "cpu")

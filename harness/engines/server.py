@@ -43,7 +43,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputError, RuntimeFailure
+from harness.errors import InputError, RuntimeFailure, version_mismatch
 
 HOST = "127.0.0.1"
 SERVER_COMMANDS = {
@@ -79,8 +79,7 @@ def transformers_command(model_dir: str | Path, port: int, engine_spec: dict[str
         raise InputError("engine/name: transformers is not installed here — pip install 'transformers[serving]'") \
             from None
     if engine_spec.get("version") != installed:
-        raise InputError(f"engine/version: the manifest pins transformers {engine_spec.get('version')}, this "
-                         f"environment has {installed} — install the pinned version or re-pin the manifest")
+        raise version_mismatch("transformers", engine_spec.get("version"), installed)
     resolved = resolve_options("transformers", engine_spec.get("args"), {
         "batch_size": Option(int, 1), "device": Option(str, "auto"), "attn_implementation": Option(str, None),
         "continuous_batching": Option(bool, False)})

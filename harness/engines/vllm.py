@@ -65,7 +65,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.engines import Output, Request
-from harness.errors import InputError, RuntimeFailure
+from harness.errors import InputError, RuntimeFailure, version_mismatch
 
 HOST = "127.0.0.1"
 MIN_VERSION = (0, 11, 0)
@@ -165,8 +165,7 @@ def import_engine(package: str, pinned: str, env: dict[str, str]):
     os.environ.update(env)
     module = importlib.import_module(package)
     if module.__version__ != pinned:
-        raise InputError(f"engine/version: the manifest pins {package} {pinned}, this environment has "
-                         f"{module.__version__} — install the pinned version or re-pin the manifest")
+        raise version_mismatch(package, pinned, module.__version__)
     return module
 
 

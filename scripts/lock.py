@@ -1,0 +1,108 @@
+"""Lock the host/dev environment with hashes, and derive the CPU image's lock from it.
+
+    python scripts/lock.py           # `make lock`: rewrite locks/host.txt and images/lock-cpu.txt
+    python scripts/lock.py --check   # exit 1, naming the file, when a committed lock is not what the
+                                     # resolver gives now (nothing is written)
+
+The host lock is resolved by uv (``uv pip compile --generate-hashes``) from pyproject.toml's ``dev``
+extra plus locks/host.in, with locks/overrides.txt, for CPython 3.11 on linux x86_64, seeing the
+package index as it was at ``EXCLUDE_NEWER``: the same inputs give the same bytes on any day, however
+many releases came since. To move a version, move ``EXCLUDE_NEWER`` (or a bound in pyproject.toml /
+host.in), then ``make lock`` → ``make golden`` → ``loomctl diff`` names the engine pin that moved.
+
+The CPU image's lock (one wheel per package for the image's platform, as scripts/lock_image.py writes
+every image lock) is resolved from images/requirements-cpu.in with every version constrained to the
+host lock's, so a package in both has one version (tests/test_image_locks.py checks it).
+
+The CPU torch wheel is not on PyPI: uv finds it in ``TORCH_WHEELS`` (a folder or a find-links page;
+default /opt/wheels where it exists, else https://download.pytorch.org/whl/cpu/torch/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HOST_LOCK = ROOT / "locks" / "host.txt"
+CPU_LOCK = ROOT / "images" / "lock-cpu.txt"
+EXCLUDE_NEWER = "2026-11-18T12:00:00Z"
+PYTHON_VERSION = "3.11"
+PYTHON_PLATFORM = "x86_64-manylinux_2_28"
+
+
+def _uv() -> str:
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    if uv is None:
+        raise SystemExit("lock: uv is missing — `make install` puts the locked uv in the environment")
+    return uv
+
+
+def torch_wheels() -> str:
+    default = "/opt/wheels" if Path("/opt/wheels").is_dir() else "https://download.pytorch.org/whl/cpu/torch/"
+    return os.environ.get("TORCH_WHEELS", default)
+
+
+def compile_host(out: Path) -> None:
+    cmd = [_uv(), "pip", "compile", "--quiet", "pyproject.toml", "locks/host.in", "--extra", "dev",
+           "--override", "locks/overrides.txt", "--generate-hashes", "--python-version", PYTHON_VERSION,
+           "--python-platform", PYTHON_PLATFORM, "--exclude-newer", EXCLUDE_NEWER,
+           "--find-links", torch_wheels(), "--no-emit-package", "loomctl",
+           "--custom-compile-command", "make lock", "--output-file", str(out)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UV_")}  # only what is written here counts
+    subprocess.run(cmd, cwd=ROOT, check=True, env=env)
+
+
+def host_versions(lock_text: str) -> dict[str, str]:
+    """name -> version of every package in a uv-compiled lock."""
+    versions = {}
+    for line in lock_text.splitlines():
+        if line and not line[0].isspace() and not line.startswith("#") and "==" in line:
+            name, version = line.split(" ")[0].split("==")
+            versions[name.lower().replace("_", "-")] = version
+    return versions
+
+
+def compile_cpu(host_lock: Path, out: Path) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import lock_image
+
+    with tempfile.TemporaryDirectory(prefix="lock-cpu-") as tmp:
+        constraints = Path(tmp) / "constraints.txt"
+        constraints.write_text("".join(f"{name}=={version}\n"
+                                       for name, version in sorted(host_versions(host_lock.read_text()).items())))
+        lines = lock_image.resolve("cpu", constraints)
+    out.write_text(lock_image.header("cpu", derived_from="locks/host.txt") + "\n".join(lines) + "\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare with the committed locks; write nothing")
+    args = parser.parse_args()
+    if not args.check:
+        compile_host(HOST_LOCK)
+        compile_cpu(HOST_LOCK, CPU_LOCK)
+        print(f"locked {len(host_versions(HOST_LOCK.read_text()))} packages in {HOST_LOCK.relative_to(ROOT)}; "
+              f"{CPU_LOCK.relative_to(ROOT)} derived from it")
+        return 0
+    with tempfile.TemporaryDirectory(prefix="lock-check-") as tmp:
+        host, cpu = Path(tmp) / "host.txt", Path(tmp) / "lock-cpu.txt"
+        compile_host(host)
+        compile_cpu(host, cpu)
+        stale = [str(p.relative_to(ROOT)) for p, new in ((HOST_LOCK, host), (CPU_LOCK, cpu))
+                 if not p.is_file() or p.read_bytes() != new.read_bytes()]
+    if stale:
+        print(f"lock: {', '.join(stale)} differ from what `make lock` gives now — run `make lock` and commit "
+              "(or find the input that changed)", file=sys.stderr)
+        return 1
+    print("lock: locks/host.txt and images/lock-cpu.txt are what `make lock` gives")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
