@@ -52,12 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     judge.add_argument("--root", type=Path, required=True, help="the manifest's folder (judges' relative paths)")
     judge.add_argument("--judge", action="append", default=[], metavar="NAME=DIR",
                        help="the local folder of judge NAME (instead of its pinned path)")
+    judge.add_argument("--runtime", default='{"kind": "local"}', metavar="JSON",
+                       help="where this pass runs, as loomctl's runtime describes itself (recorded)")
     args = parser.parse_args(argv)
     stop_on_sigterm()
     if args.command == "judge":
-        from harness.judge_run import judge_run, parse_judge_dirs
+        from harness.judge_run import judge_run, parse_judge_dirs, parse_runtime
 
-        return guarded(lambda: judge_run(args.run_dir, args.root, parse_judge_dirs(args.judge)))
+        return guarded(lambda: judge_run(args.run_dir, args.root, parse_judge_dirs(args.judge),
+                                         parse_runtime(args.runtime)))
     from harness import run as pipeline
 
     return guarded(lambda: pipeline.run(args.run_dir, args.model_dir, args.root, args.data_dir,

@@ -19,7 +19,6 @@ is written whole and atomically, so a second pass over the same run gives the sa
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -247,16 +246,22 @@ def parse_judge_dirs(pairs: list[str]) -> dict[str, Path]:
     return out
 
 
-def judge_runtime() -> dict[str, Any]:
-    """Where this judge pass runs: ``local``, or ``docker`` with the image's provenance (loomctl sets
-    both in the container's environment)."""
-    kind = os.environ.get("LOOMCTL_RUNTIME", "local")
-    image = json.loads(os.environ.get("LOOMCTL_IMAGE") or "null")
-    return {"kind": kind, **({"image": image} if image else {})}
+def parse_runtime(text: str) -> dict[str, Any]:
+    """Where this judge pass runs, as loomctl's runtime passes it (``--runtime``): ``{"kind": "local"}``,
+    ``{"kind": "venv", "venv": {...}}`` or ``{"kind": "docker", "image": {...}}``."""
+    try:
+        runtime = json.loads(text)
+    except ValueError:
+        runtime = None
+    if not isinstance(runtime, dict) or not isinstance(runtime.get("kind"), str):
+        raise InputError(f"--runtime: {text[:80]!r} is not a runtime description — a JSON object with a \"kind\"")
+    return runtime
 
 
-def judge_run(run_dir: Path, root: Path, judge_dirs: dict[str, Path] | None = None) -> dict[str, Any]:
-    """Judge a finished run (see the module docstring); returns what it writes to judge_scores.json."""
+def judge_run(run_dir: Path, root: Path, judge_dirs: dict[str, Path] | None = None,
+              runtime: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Judge a finished run (see the module docstring); returns what it writes to judge_scores.json,
+    whose ``runtime`` is ``runtime`` (default: local)."""
     from harness.run import run_header
 
     judge_dirs = judge_dirs or {}
@@ -282,7 +287,7 @@ def judge_run(run_dir: Path, root: Path, judge_dirs: dict[str, Path] | None = No
                          **({"generation": judge.generation} if hasattr(judge, "generation") else {}),
                          "versions": judge.versions()}
                   for name, judge in judges.items()}
-    result = {"schema": JUDGE_SCORES_SCHEMA, **run_header(effective), "runtime": judge_runtime(),
+    result = {"schema": JUDGE_SCORES_SCHEMA, **run_header(effective), "runtime": runtime or {"kind": "local"},
               "judges": provenance, "tasks": tasks,
               "benchmarks": benchmark_judge_scores(tasks)}
     write_json_atomic(run_dir / "judge_scores.json", result)

@@ -208,7 +208,7 @@ def run(
     from loomctl.substitute import substitute
 
     manifest = mf.load_valid(manifest_path)
-    if runtime not in ("local", "venv", "docker"):
+    if runtime not in rt.RUNTIMES:
         raise _input_error(f"--runtime: {runtime!r} is not a runtime — use local, venv or docker")
     if fixtures is not None and data_dir is not None:
         raise _input_error("--fixtures: replaces the data folder — pass either --fixtures or --data-dir")
@@ -219,25 +219,9 @@ def run(
     substitutions = {"source_manifest_digest": source_digest, "changes": changes} if changes else None
     data_dir = fixture_dir or data_dir
     out = out or rt.default_run_dir(manifest)
-    if runtime == "docker":
-        from loomctl import images
-
-        image = images.build(manifest.data, base, wheelhouse, log=_err)
-        rt.prepare(manifest, out, {"kind": "docker", **image.provenance(),
-                                   "accelerator_mismatch_allowed": allow_accelerator_mismatch}, limit, substitutions)
-        code = rt.run_docker(manifest, out, image, model_dir, data_dir, allow_accelerator_mismatch)
-    elif runtime == "venv":
-        from loomctl import venvs
-
-        venv = venvs.ensure(manifest.data, wheelhouse, log=_err)
-        rt.prepare(manifest, out, {"kind": "venv", **venv.provenance(),
-                                   "accelerator_mismatch_allowed": allow_accelerator_mismatch}, limit, substitutions)
-        code = rt.run_local(manifest, out, model_dir, data_dir, allow_accelerator_mismatch,
-                            python=venv.interpreter, env=venvs.harness_env())
-    else:
-        rt.prepare(manifest, out, {"kind": "local", "accelerator_mismatch_allowed": allow_accelerator_mismatch},
-                   limit, substitutions)
-        code = rt.run_local(manifest, out, model_dir, data_dir, allow_accelerator_mismatch)
+    where = rt.runtime_for(runtime, manifest.data, base, wheelhouse, log=_err)
+    where.prepare(manifest, out, limit, substitutions, allow_accelerator_mismatch)
+    code = where.run(manifest, out, model_dir, data_dir, allow_accelerator_mismatch)
     if code:
         _err(f"run failed (exit {code}); finished samples are kept in {out} — rerun the same command to resume")
         raise typer.Exit(code)
@@ -282,30 +266,27 @@ def judge(
         "--judge", metavar="NAME=DIR", help="local folder of judge NAME (instead of its pinned path)")] = None,
     root: Annotated[Path, typer.Option(
         "--root", help="the manifest's folder, for judges' relative paths")] = Path("."),
-    runtime: Annotated[str, typer.Option("--runtime", help="local (this Python) or docker")] = "local",
+    runtime: Annotated[str, typer.Option("--runtime", help=(
+        "local: this Python as it is; venv: the environment of the run manifest's flavour lock; docker: its "
+        "image"))] = "local",
     base: Annotated[Optional[str], typer.Option("--base", help="docker: substitute base image")] = None,
-    wheelhouse: Annotated[Optional[Path], typer.Option("--wheelhouse", help="docker: wheels to build from")] = None,
+    wheelhouse: Annotated[Optional[Path], typer.Option("--wheelhouse", help="docker, venv: wheels to build from")] = None,
 ) -> None:
     """Compute a finished run's judge metrics with its pinned judges; write judge/ and judge_scores.json.
     With --runtime docker the judge pass runs in the image of the run's manifest (built or reused as
-    `loomctl run` does), the judges' folders read-only, no network."""
+    `loomctl run` does), the judges' folders read-only, no network; with --runtime venv in the
+    environment built from that image's lock."""
     from harness.judge_run import parse_judge_dirs
     from loomctl import runtime as rt
 
-    if runtime not in ("local", "docker"):
-        raise _input_error(f"--runtime: {runtime!r} is not a runtime — use local or docker")
+    if runtime not in rt.RUNTIMES:
+        raise _input_error(f"--runtime: {runtime!r} is not a runtime — use local, venv or docker")
     if not (run_dir / "manifest.json").is_file() or not (run_dir / "scores.json").is_file():
         raise _input_error(f"{run_dir}: not a finished run (no manifest.json or scores.json) — pass the directory "
                            "`loomctl run` wrote")
     judge_dirs = parse_judge_dirs(judges or [])
-    if runtime == "docker":
-        from loomctl import images
-
-        effective = json.loads((run_dir / "manifest.json").read_text())
-        image = images.build(effective, base, wheelhouse, log=_err)
-        code = rt.judge_docker(run_dir, effective, root, judge_dirs, image)
-    else:
-        code = rt.judge_local(run_dir, root, judge_dirs)
+    effective = json.loads((run_dir / "manifest.json").read_text())
+    code = rt.runtime_for(runtime, effective, base, wheelhouse, log=_err).judge(run_dir, effective, root, judge_dirs)
     if code:
         raise typer.Exit(code)
     scores = json.loads((run_dir / "judge_scores.json").read_text())

@@ -1,10 +1,17 @@
 """Runtimes: prepare a run directory (the effective manifest) and execute the harness on it.
 
-The ``local`` runtime runs ``python -m harness`` in a child process of this Python, as it is (whatever
-is installed in it), the same entrypoint the image uses, so loomctl itself never imports torch; the
-``venv`` runtime runs it with the Python of an environment built from the flavour's lock
-(``loomctl.venvs``); the ``docker`` runtime in the flavour's image. A run directory that already
-holds the same effective manifest is resumed; one that holds another is refused.
+One interface, ``Runtime`` (``provenance``, ``prepare``, ``run``, ``judge``), three runtimes behind it,
+chosen by name with ``runtime_for``:
+
+- ``local`` runs ``python -m harness`` in a child process of this Python, as it is (whatever is
+  installed in it) — the same entrypoint the image uses, so loomctl itself never imports torch;
+- ``venv`` runs it with the Python of an environment built from the flavour's hashed lock
+  (``loomctl.venvs``);
+- ``docker`` runs it in the flavour's image (``loomctl.images``).
+
+A runtime's provenance travels one way: into the run's effective manifest (``runtime``), and into the
+judge pass as an argument — never through environment variables. A run directory that already holds
+the same effective manifest is resumed; one that holds another is refused.
 """
 
 from __future__ import annotations
@@ -29,8 +36,7 @@ from loomctl import manifest as mf
 from loomctl.pins import model_dir_of
 
 EFFECTIVE_SCHEMA = "loomctl.effective/1"
-# Set in a container's environment: which runtime, and the image's provenance (the judge pass records both).
-CONTAINER_MARKERS = ("LOOMCTL_RUNTIME", "LOOMCTL_IMAGE")
+RUNTIMES = ("local", "venv", "docker")
 
 
 def effective_manifest(manifest: mf.Manifest, runtime: dict[str, Any], limit: int | None = None,
@@ -81,30 +87,130 @@ def prepare(manifest: mf.Manifest, out: Path, runtime: dict[str, Any], limit: in
     return out
 
 
-def run_local(manifest: mf.Manifest, out: Path, model_dir: Path | None, data_dir: Path | None,
-              allow_accelerator_mismatch: bool = False, python: Path | None = None,
-              env: dict[str, str] | None = None) -> int:
-    """Run the harness in a child process of ``python`` (default: this Python; the venv runtime passes
-    its environment's, see ``loomctl.venvs``); its stderr is shown and kept in logs/harness.log."""
-    model = model_dir_of(manifest, model_dir)
-    cmd = [str(python or sys.executable), "-m", "harness", "run", "--run-dir", str(out), "--model-dir", str(model),
-           "--root", str(manifest.root.resolve())]
+def _harness_run_args(manifest: mf.Manifest, out: str, model: str, root: str, data_dir: str | None,
+                      allow_accelerator_mismatch: bool) -> list[str]:
+    args = ["run", "--run-dir", out, "--model-dir", model, "--root", root]
     if data_dir:
-        cmd += ["--data-dir", str(data_dir)]
+        args += ["--data-dir", data_dir]
     if allow_accelerator_mismatch:
-        cmd += ["--allow-accelerator-mismatch"]
-    return _spawn(cmd, out / "logs" / "harness.log",
-                  "run: interrupted — finished samples are kept; run the same command to resume", env)
+        args += ["--allow-accelerator-mismatch"]
+    return args
 
 
-def judge_local(run_dir: Path, root: Path, judge_dirs: dict[str, Path]) -> int:
-    """The judge pass (``python -m harness judge``) in a child process; its stderr is shown and kept
-    in logs/judge.log."""
-    cmd = [sys.executable, "-m", "harness", "judge", "--run-dir", str(run_dir), "--root", str(root.resolve())]
-    for name, folder in sorted(judge_dirs.items()):
-        cmd += ["--judge", f"{name}={folder.resolve()}"]
-    return _spawn(cmd, run_dir / "logs" / "judge.log",
-                  "judge: interrupted — the run's scores are untouched; run the same command again")
+def _harness_judge_args(run_dir: str, root: str, judges: dict[str, str], runtime: dict[str, Any]) -> list[str]:
+    args = ["judge", "--run-dir", run_dir, "--root", root, "--runtime", json.dumps(runtime, sort_keys=True)]
+    for name, folder in sorted(judges.items()):
+        args += ["--judge", f"{name}={folder}"]
+    return args
+
+
+class Runtime:
+    """Where the harness runs. ``provenance`` is what the effective manifest records under ``runtime``
+    (and the judge pass under its ``runtime``); ``run`` and ``judge`` return the harness's exit code."""
+
+    kind = "?"
+
+    def provenance(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def judge_provenance(self) -> dict[str, Any]:
+        return {"kind": self.kind}
+
+    def prepare(self, manifest: mf.Manifest, out: Path, limit: int | None, substitutions: dict[str, Any] | None,
+                allow_accelerator_mismatch: bool) -> Path:
+        return prepare(manifest, out, {**self.provenance(), "accelerator_mismatch_allowed": allow_accelerator_mismatch},
+                       limit, substitutions)
+
+    def run(self, manifest: mf.Manifest, out: Path, model_dir: Path | None, data_dir: Path | None,
+            allow_accelerator_mismatch: bool = False) -> int:
+        raise NotImplementedError
+
+    def judge(self, run_dir: Path, effective: dict[str, Any], root: Path, judge_dirs: dict[str, Path]) -> int:
+        raise NotImplementedError
+
+
+class LocalRuntime(Runtime):
+    """The harness in a child process of ``python`` (this Python as it is, unless a subclass says
+    otherwise); its stderr shown and kept in logs/harness.log (logs/judge.log)."""
+
+    kind = "local"
+
+    def __init__(self, python: Path | None = None, env: dict[str, str] | None = None):
+        self.python = str(python or sys.executable)
+        self.env = env or {}
+
+    def provenance(self) -> dict[str, Any]:
+        return {"kind": self.kind}
+
+    def run(self, manifest, out, model_dir, data_dir, allow_accelerator_mismatch=False) -> int:
+        model = model_dir_of(manifest, model_dir)
+        args = _harness_run_args(manifest, str(out), str(model), str(manifest.root.resolve()),
+                                 str(data_dir) if data_dir else None, allow_accelerator_mismatch)
+        return _spawn([self.python, "-m", "harness", *args], out / "logs" / "harness.log",
+                      "run: interrupted — finished samples are kept; run the same command to resume", self.env)
+
+    def judge(self, run_dir, effective, root, judge_dirs) -> int:
+        args = _harness_judge_args(str(run_dir), str(root.resolve()),
+                                   {name: str(folder.resolve()) for name, folder in judge_dirs.items()},
+                                   self.judge_provenance())
+        return _spawn([self.python, "-m", "harness", *args], run_dir / "logs" / "judge.log",
+                      "judge: interrupted — the run's scores are untouched; run the same command again", self.env)
+
+
+class VenvRuntime(LocalRuntime):
+    """The harness on the Python of an environment built from the flavour's lock (``loomctl.venvs``)."""
+
+    kind = "venv"
+
+    def __init__(self, venv):
+        from loomctl import venvs
+
+        super().__init__(venv.interpreter, venvs.harness_env())
+        self.venv = venv
+
+    def provenance(self) -> dict[str, Any]:
+        return {"kind": self.kind, **self.venv.provenance()}
+
+    def judge_provenance(self) -> dict[str, Any]:
+        return {"kind": self.kind, "venv": self.venv.provenance()}
+
+
+class DockerRuntime(Runtime):
+    """The harness in the flavour's image (see ``container_options``)."""
+
+    kind = "docker"
+
+    def __init__(self, image):
+        self.image = image
+
+    def provenance(self) -> dict[str, Any]:
+        return {"kind": self.kind, **self.image.provenance()}
+
+    def judge_provenance(self) -> dict[str, Any]:
+        return {"kind": self.kind, "image": self.image.provenance()}
+
+    def run(self, manifest, out, model_dir, data_dir, allow_accelerator_mismatch=False) -> int:
+        return run_docker(manifest, out, self.image, model_dir, data_dir, allow_accelerator_mismatch)
+
+    def judge(self, run_dir, effective, root, judge_dirs) -> int:
+        return judge_docker(run_dir, effective, root, judge_dirs, self.image)
+
+
+def runtime_for(name: str, manifest_data: dict[str, Any], base: str | None = None, wheelhouse: Path | None = None,
+                log=lambda _: None) -> Runtime:
+    """The runtime called ``name`` for a manifest (for the judge pass: the run's effective manifest):
+    the venv built or reused, the image built or reused."""
+    if name == "local":
+        return LocalRuntime()
+    if name == "venv":
+        from loomctl import venvs
+
+        return VenvRuntime(venvs.ensure(manifest_data, wheelhouse, log=log))
+    if name == "docker":
+        from loomctl import images
+
+        return DockerRuntime(images.build(manifest_data, base, wheelhouse, log=log))
+    raise InputError(f"--runtime: {name!r} is not a runtime — use {', '.join(RUNTIMES[:-1])} or {RUNTIMES[-1]}")
 
 
 @contextlib.contextmanager
@@ -131,8 +237,7 @@ def stopped_by_signals():
 def _spawn(cmd: list[str], log_path: Path, interrupted: str, extra_env: dict[str, str] | None = None) -> int:
     """Run the harness offline in a child process, its stderr streamed here and appended to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**{k: v for k, v in os.environ.items() if k not in CONTAINER_MARKERS},
-           "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", **(extra_env or {})}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", **(extra_env or {})}
     with log_path.open("a", encoding="utf-8") as log, stopped_by_signals():
         process = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
         try:
@@ -163,17 +268,15 @@ def _devices(accelerator: dict[str, Any]) -> list:
     return [DeviceRequest(count=accelerator["count"], capabilities=[["gpu"]])] if accelerator["kind"] == "gpu" else []
 
 
-def _isolated(provenance: dict[str, Any], out: Path, mounts: list, command: list[str],
-              accelerator: dict[str, Any]) -> dict[str, Any]:
+def _isolated(out: Path, mounts: list, command: list[str], accelerator: dict[str, Any]) -> dict[str, Any]:
     """A container's options: only ``out`` writable (every other mount read-only), no network, the
-    GPUs the manifest asks for, and the runtime and image named in its environment."""
+    GPUs the manifest asks for."""
     return {"command": command, "mounts": mounts, "network_mode": "none", "device_requests": _devices(accelerator),
-            "user": _container_user(out), "labels": {"dev.loomctl.run": str(out.resolve())},
-            "environment": {"LOOMCTL_RUNTIME": "docker", "LOOMCTL_IMAGE": json.dumps(provenance, sort_keys=True)}}
+            "user": _container_user(out), "labels": {"dev.loomctl.run": str(out.resolve())}}
 
 
 def container_options(manifest: mf.Manifest, out: Path, model_dir: Path | None, data_dir: Path | None,
-                      allow_accelerator_mismatch: bool, provenance: dict[str, Any]) -> dict[str, Any]:
+                      allow_accelerator_mismatch: bool) -> dict[str, Any]:
     """The evaluation container: model, manifest folder and data read-only, only the run directory
     writable, no network, the GPUs the manifest asks for."""
     from docker.types import Mount
@@ -182,13 +285,11 @@ def container_options(manifest: mf.Manifest, out: Path, model_dir: Path | None, 
     mounts = [Mount("/manifest", str(manifest.root.resolve()), type="bind", read_only=True),
               Mount("/model", str(model), type="bind", read_only=True),
               Mount("/run-dir", str(out.resolve()), type="bind", read_only=False)]
-    cmd = ["run", "--run-dir", "/run-dir", "--model-dir", "/model", "--root", "/manifest"]
     if data_dir:
         mounts.append(Mount("/data", str(data_dir.resolve()), type="bind", read_only=True))
-        cmd += ["--data-dir", "/data"]
-    if allow_accelerator_mismatch:
-        cmd += ["--allow-accelerator-mismatch"]
-    return _isolated(provenance, out, mounts, cmd, manifest.data["accelerator"])
+    cmd = _harness_run_args(manifest, "/run-dir", "/model", "/manifest", "/data" if data_dir else None,
+                            allow_accelerator_mismatch)
+    return _isolated(out, mounts, cmd, manifest.data["accelerator"])
 
 
 def judge_container_options(run_dir: Path, effective: dict[str, Any], root: Path, judge_dirs: dict[str, Path],
@@ -200,7 +301,7 @@ def judge_container_options(run_dir: Path, effective: dict[str, Any], root: Path
 
     mounts = [Mount("/manifest", str(root.resolve()), type="bind", read_only=True),
               Mount("/run-dir", str(run_dir.resolve()), type="bind", read_only=False)]
-    cmd = ["judge", "--run-dir", "/run-dir", "--root", "/manifest"]
+    judges = {}
     pinned = effective.get("judges") or {}
     for name in sorted(set(pinned) | set(judge_dirs)):
         if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name):
@@ -211,8 +312,9 @@ def judge_container_options(run_dir: Path, effective: dict[str, Any], root: Path
         if folder is None or not folder.is_dir():
             continue  # the judge pass names what is missing, if this judge is needed at all
         mounts.append(Mount(f"/judges/{name}", str(folder.resolve()), type="bind", read_only=True))
-        cmd += ["--judge", f"{name}=/judges/{name}"]
-    return _isolated(provenance, run_dir, mounts, cmd, effective["accelerator"])
+        judges[name] = f"/judges/{name}"
+    cmd = _harness_judge_args("/run-dir", "/manifest", judges, {"kind": "docker", "image": provenance})
+    return _isolated(run_dir, mounts, cmd, effective["accelerator"])
 
 
 def run_docker(manifest: mf.Manifest, out: Path, image, model_dir: Path | None, data_dir: Path | None,
@@ -221,8 +323,7 @@ def run_docker(manifest: mf.Manifest, out: Path, image, model_dir: Path | None, 
     logs/harness.log; the exit code propagated; the container removed afterwards, also on Ctrl-C or
     SIGTERM."""
     (out / "logs").mkdir(parents=True, exist_ok=True)  # before the run directory is opened to the image's user
-    options = container_options(manifest, out, model_dir, data_dir, allow_accelerator_mismatch,
-                                image.provenance())
+    options = container_options(manifest, out, model_dir, data_dir, allow_accelerator_mismatch)
     return _in_container(image, options, out / "logs" / "harness.log",
                          "run: interrupted; the container was stopped — finished samples are kept; run the same "
                          "command to resume")

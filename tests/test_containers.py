@@ -115,7 +115,7 @@ def test_container_has_no_network_and_cannot_write_the_model(image, docker_clien
     _readable(project)
     out = tmp_path / "run"
     out.mkdir()
-    options = container_options(mf.load(manifest), out, None, None, False, image)
+    options = container_options(mf.load(manifest), out, None, None, False)
     probe = ("import socket, pathlib\n"
              "s = socket.socket(); s.settimeout(3)\n"
              "try:\n    s.connect(('1.1.1.1', 80)); print('NETWORK')\nexcept OSError as e:\n    print('no network:', e)\n"
@@ -188,32 +188,10 @@ def test_the_judge_pass_in_the_container_equals_the_local_one(image, docker_clie
     """`loomctl judge --runtime docker` judges an L-CiteEval run with a pinned NLI judge inside the
     run's image (judge folder mounted read-only, no network): the same judge rows and scores as the
     local pass, the image named in judge_scores.json, scores.json untouched, the container gone."""
-    from harness.hashing import HashCache
-    from harness.run import score_run
-    from tests.test_judge import CITEEVAL_TASK, CITING_ANSWER, build_nli_model, judge_pin
+    from tests.test_judge import CITEEVAL_TASK, judged_citeeval_run
 
-    shutil.copytree(SHIPPED_MODEL, project / "models" / "tiny-loom")
-    nli = build_nli_model(project / "models" / "tiny-nli")
-    _readable(project)
-    lite = json.loads((project / "loombench-lite.json").read_text())
-    data = json.loads((project / "loombench-v1.json").read_text())
-    data.update({k: lite[k] for k in ("model", "engine", "accelerator", "image")})  # the CPU image of the lite suite
-    data["benchmarks"] = [b for b in data["benchmarks"] if b["name"] == "l_citeeval"]
-    data["benchmarks"][0]["tasks"] = [t for t in data["benchmarks"][0]["tasks"] if t["id"] == CITEEVAL_TASK]
-    data["benchmarks"][0]["tasks"][0]["generation"]["max_new_tokens"] = 8
-    data["judges"] = {"nli": judge_pin(nli, project, HashCache(tmp_path / "hashes.json"), id="tiny-nli",
-                                       engine={"name": "transformers", "task": "text-classification"})}
-    manifest = project / "judged.json"
-    manifest.write_text(json.dumps(data, indent=2))
     boxed, local = tmp_path / "docker", tmp_path / "local"
-    result = loomctl("run", str(manifest), "--model", str(project / "models" / "tiny-loom"), "--fixtures",
-                     str(ROOT / "tests" / "data" / "loombench"), "--limit", "2", "--out", str(boxed))
-    assert result.returncode == 0, result.stderr[-3000:]
-    records = boxed / "samples" / f"{CITEEVAL_TASK}.jsonl"
-    lines = [json.loads(line) for line in records.read_text().splitlines()]
-    lines[1]["prediction"] = CITING_ANSWER  # one answer that cites, so the NLI judge has claims to check
-    records.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    score_run(boxed)
+    data = judged_citeeval_run(project, tmp_path, boxed, before=lambda: _readable(project))
     shutil.copytree(boxed, local)
     scores_before = (boxed / "scores.json").read_bytes()
 

@@ -62,6 +62,37 @@ def judge_pin(model_dir: Path, project: Path, cache: HashCache, **spec) -> dict:
             "path": model_dir.relative_to(project).as_posix(), "dtype": "float32", **spec}
 
 
+def judged_citeeval_run(project: Path, tmp_path: Path, out: Path, before=lambda: None) -> dict:
+    """A finished `--limit 2` run of one L-CiteEval task on the shipped model and the fixtures, on the
+    lite suite's CPU image, with a pinned tiny NLI judge and one answer that cites (so the judge has
+    claims to check); returns the manifest's data (``project / "judged.json"``). ``before`` runs after
+    the models are in place (the container tests make them readable to the image's user)."""
+    from harness.run import score_run
+
+    shutil.copytree(SHIPPED_MODEL, project / "models" / "tiny-loom")
+    nli = build_nli_model(project / "models" / "tiny-nli")
+    before()
+    lite = json.loads((project / "loombench-lite.json").read_text())
+    data = json.loads((project / "loombench-v1.json").read_text())
+    data.update({k: lite[k] for k in ("model", "engine", "accelerator", "image")})  # the CPU image of the lite suite
+    data["benchmarks"] = [b for b in data["benchmarks"] if b["name"] == "l_citeeval"]
+    data["benchmarks"][0]["tasks"] = [t for t in data["benchmarks"][0]["tasks"] if t["id"] == CITEEVAL_TASK]
+    data["benchmarks"][0]["tasks"][0]["generation"]["max_new_tokens"] = 8
+    data["judges"] = {"nli": judge_pin(nli, project, HashCache(tmp_path / "hashes.json"), id="tiny-nli",
+                                       engine={"name": "transformers", "task": "text-classification"})}
+    manifest = project / "judged.json"
+    manifest.write_text(json.dumps(data, indent=2))
+    result = loomctl("run", str(manifest), "--model", str(project / "models" / "tiny-loom"), "--fixtures",
+                     str(ROOT / "tests" / "data" / "loombench"), "--limit", "2", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = out / "samples" / f"{CITEEVAL_TASK}.jsonl"
+    lines = [json.loads(line) for line in records.read_text().splitlines()]
+    lines[1]["prediction"] = CITING_ANSWER
+    records.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    score_run(out)
+    return data
+
+
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 

@@ -99,3 +99,27 @@ def test_an_offline_build_without_the_wheels_is_a_runtime_failure_naming_the_whe
     assert result.returncode == 3, result.stderr[-2000:]
     assert "--runtime venv: installing images/lock-cpu.txt failed" in result.stderr
     assert not list((tmp_path / "venvs").glob(f"cpu-*/{'.loomctl-venv.json'}"))
+
+
+def test_the_judge_pass_in_the_venv_equals_the_local_one(venv_cache, project, tmp_path):
+    """`loomctl judge --runtime venv`: the same judge rows and scores as the local pass, the
+    environment (lock and its sha256) named in judge_scores.json, passed as an argument."""
+    import shutil
+
+    from tests.test_judge import CITEEVAL_TASK, judged_citeeval_run
+
+    venv, local = tmp_path / "venv", tmp_path / "local"
+    judged_citeeval_run(project, tmp_path, venv)
+    shutil.copytree(venv, local)
+    result = loomctl("judge", str(venv), "--root", str(project), "--runtime", "venv", "--wheelhouse", str(WHEELHOUSE),
+                     env={**os.environ, "LOOMCTL_VENV_CACHE": str(venv_cache)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert loomctl("judge", str(local), "--root", str(project)).returncode == 0
+    rows = (venv / "judge" / f"{CITEEVAL_TASK}.jsonl").read_bytes()
+    assert rows == (local / "judge" / f"{CITEEVAL_TASK}.jsonl").read_bytes()
+    in_venv, here = (json.loads((d / "judge_scores.json").read_text()) for d in (venv, local))
+    assert here.pop("runtime") == {"kind": "local"}
+    runtime = in_venv.pop("runtime")
+    assert runtime["kind"] == "venv" and runtime["venv"]["lock"] == "images/lock-cpu.txt"
+    assert runtime["venv"]["lock_sha256"] == sha256_text((ROOT / "images" / "lock-cpu.txt").read_text())
+    assert in_venv == here
