@@ -4,9 +4,11 @@ by a plain run, and run end to end on the tiny model and the fixtures (one task 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import ROOT, SHIPPED_MODEL
 from tests.helpers import loomctl
@@ -60,3 +62,23 @@ def test_every_benchmark_runs_to_a_score_on_the_tiny_model_and_fixtures(tmp_path
     effective = json.loads((out / "manifest.json").read_text())
     whys = {c["why"] for c in effective["substitutions"]["changes"]}
     assert {"--model", "--engine", "--fixtures"} <= whys
+    _same_as_reference(out)
+
+
+REFERENCE = ROOT / "tests" / "data" / "reference" / "loombench-v1-limit2"
+
+
+def _same_as_reference(out: Path) -> None:
+    """Refactors keep every record and score byte-identical: this run's records and scores.json equal
+    the reference written by the code before them (LOOMCTL_WRITE_REFERENCE=1 rewrites the reference,
+    for a deliberate change of records, to be committed with that change)."""
+    produced = sorted((out / "samples").glob("*.jsonl")) + [out / "scores.json"]
+    if os.environ.get("LOOMCTL_WRITE_REFERENCE") == "1":
+        shutil.rmtree(REFERENCE, ignore_errors=True)
+        (REFERENCE / "samples").mkdir(parents=True)
+        for path in produced:
+            shutil.copyfile(path, REFERENCE / path.relative_to(out))
+    expected = sorted((REFERENCE / "samples").glob("*.jsonl")) + [REFERENCE / "scores.json"]
+    assert [p.relative_to(REFERENCE) for p in expected] == [p.relative_to(out) for p in produced]
+    for path in produced:
+        assert path.read_bytes() == (REFERENCE / path.relative_to(out)).read_bytes(), path.relative_to(out)
