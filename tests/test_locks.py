@@ -50,7 +50,8 @@ def test_the_host_lock_is_generated_by_uv_and_every_package_is_pinned_with_hashe
     names = host_versions(text)
     # what `make test` and `make demo` need, kvpress and its runtime needs included (issue 15)
     for package in ("torch", "transformers", "tokenizers", "kvpress", "accelerate", "peft", "pandas", "datasets",
-                    "cachetools", "fire", "bm25s", "jieba", "matplotlib", "pytest", "uv", "scipy", "docker"):
+                    "cachetools", "fire", "bm25s", "jieba", "matplotlib", "pytest", "uv", "scipy", "docker",
+                    "fastapi", "uvicorn", "openai"):  # the last three: transformers[serving]
         assert package in names, package
     assert names["torch"] == "2.13.0+cpu"
 
