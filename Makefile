@@ -46,12 +46,12 @@ test: install
 	$(VPY) -m pytest -q
 
 bench: install
-	$(VPY) -m loomctl.bench hashing overhead gate
+	$(VPY) -m loomctl.perf hashing overhead gate
 
 # The lite tasks with the full cache and with each acceleration method: one table (score, delta and
 # verdict against the full cache, tokens/s, peak memory).
 bench-accel: install
-	$(VPY) -m loomctl.bench accel
+	$(VPY) -m loomctl.perf accel
 
 train-tiny-model: install
 	$(VPY) scripts/train_tiny_model.py --out manifests/models/tiny-loom --steps-scale 0.75

@@ -1,4 +1,5 @@
-"""The error types that map to loomctl's exit codes; raised anywhere, turned into exits only by the CLI.
+"""The error types and the exit codes they map to (shared by loomctl and the harness); raised anywhere,
+turned into exits only by the entry points.
 
 Exit codes are a contract CI depends on: 0 ok, 1 a check failed (drift, regression), 2 invalid
 input (schema, missing file, hash mismatch), 3 runtime failure (engine crash, out of memory).
@@ -6,7 +7,6 @@ input (schema, missing file, hash mismatch), 3 runtime failure (engine crash, ou
 
 from __future__ import annotations
 
-EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_INVALID_INPUT = 2
 EXIT_RUNTIME_FAILURE = 3
@@ -24,10 +24,6 @@ class LoomError(Exception):
 
 class InputError(LoomError):
     exit_code = EXIT_INVALID_INPUT
-
-
-class CheckFailed(LoomError):
-    exit_code = EXIT_CHECK_FAILED
 
 
 class RuntimeFailure(LoomError):

@@ -17,8 +17,6 @@ from typing import Any
 from harness.errors import InputError
 from harness.tokenizer import ModelTokenizer
 
-POLICIES = ("middle", "left", "right", "error", "skip")
-
 
 @cache
 def _environment():

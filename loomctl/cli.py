@@ -307,7 +307,7 @@ def diff(
 ) -> None:
     """Gate NEW against GOLDEN: paired tests per task, Holm-corrected, non-inferiority margin; exit 1 on FAIL."""
     from loomctl.compare import compare
-    from loomctl.report import FORMATS
+    from loomctl.diff_formats import FORMATS
 
     if fmt not in FORMATS:
         raise _input_error(f"--format: {fmt!r} is not a format — use one of {sorted(FORMATS)}")

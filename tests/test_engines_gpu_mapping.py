@@ -271,9 +271,8 @@ def test_vllm_engine_runs_the_tiny_model_greedy_repeatably_and_like_transformers
     assert first == second
     assert [o.id for o in first] == ["r0", "r1", "r2"]
     assert all(o.finish_reason in ("stop", "eos", "length") and "\n" not in o.text for o in first)
-    reference_engine, reference = _transformers_outputs(requests)
+    _, reference = _transformers_outputs(requests)
     assert [o.text for o in first] == [o.text for o in reference]
-    assert engine.count_tokens(NEEDLE_PROMPTS[0]) == reference_engine.count_tokens(NEEDLE_PROMPTS[0])
     assert engine.versions()["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0"
 
 

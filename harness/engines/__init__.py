@@ -1,4 +1,4 @@
-"""Engines: one small protocol (generate, count_tokens, versions) and a lazy registry.
+"""Engines: one small protocol (generate, versions) and a lazy registry.
 
 An engine module is imported only when a manifest names it, so vLLM or SGLang cost nothing where
 they are not installed (inspect_ai's provider registry works the same way).
@@ -37,32 +37,57 @@ class Engine(Protocol):
 
     def generate(self, requests: list[Request]) -> list[Output]: ...
 
-    def count_tokens(self, text: str) -> int: ...
-
     def versions(self) -> dict[str, str]: ...
 
 
+@dataclass(frozen=True)
+class EngineRow:
+    """One engine, everything the harness needs to know of it in one place. Adding an engine is one
+    row here plus its own module (and, for a new image, its flavour and lock under images/).
+
+    - ``target``: ``"module:Class"`` of the engine, imported on first use.
+    - ``takes_accelerator``: whether the constructor takes the pinned accelerator (tensor parallelism).
+    - ``server``: ``"module:function"`` building the command line that serves a model with this engine
+      (``engine.mode: "server"``), or None where it has no server of its own.
+    - ``health_path``: the path that answers 200 once the served model is loaded.
+    - ``client_defaults``: the openai client's settings for this engine's server, under the
+      manifest's own ``engine.args``.
+    """
+
+    target: str
+    takes_accelerator: bool = False
+    server: str | None = None
+    health_path: str = "/v1/models"
+    client_defaults: tuple[tuple[str, Any], ...] = ()
+
+
 ENGINES = {
-    "transformers": "harness.engines.hf:TransformersEngine",
-    "vllm": "harness.engines.vllm:VLLMEngine",
-    "sglang": "harness.engines.sglang:SGLangEngine",
-    "openai": "harness.engines.openai:OpenAIEngine",
+    "transformers": EngineRow("harness.engines.hf:TransformersEngine",
+                              server="harness.engines.server:transformers_command", health_path="/health",
+                              client_defaults=(("prompt_format", "text"),)),
+    "vllm": EngineRow("harness.engines.vllm:VLLMEngine", takes_accelerator=True,
+                      server="harness.engines.vllm:server_command", client_defaults=(("prompt_format", "token_ids"),)),
+    "sglang": EngineRow("harness.engines.sglang:SGLangEngine", takes_accelerator=True,
+                        server="harness.engines.sglang:server_command",
+                        client_defaults=(("prompt_format", "token_ids"),)),
+    "openai": EngineRow("harness.engines.openai:OpenAIEngine"),
 }
 
 
-# Engines whose constructor takes the pinned accelerator (tensor parallelism = GPU count).
-TAKES_ACCELERATOR = ("vllm", "sglang")
+def resolve(target: str):
+    """The object a ``"module:attr"`` registry entry names, imported now."""
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def load_engine(spec: dict[str, Any], model: dict[str, Any], model_dir: str,
                 accelerator: dict[str, Any] | None = None) -> Engine:
-    target = ENGINES.get(spec["name"])
-    if target is None:
+    row = ENGINES.get(spec["name"])
+    if row is None:
         raise InputError(f"engine/name: the {spec['name']!r} engine is not available in this harness — "
                          f"use one of {sorted(ENGINES)}")
-    module, cls = target.split(":")
-    extra = {"accelerator": accelerator} if spec["name"] in TAKES_ACCELERATOR else {}
-    return getattr(importlib.import_module(module), cls)(spec, model, model_dir, **extra)
+    extra = {"accelerator": accelerator} if row.takes_accelerator else {}
+    return resolve(row.target)(spec, model, model_dir, **extra)
 
 
 def cut_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:

@@ -64,9 +64,6 @@ class TransformersEngine:
         self.torch = torch
         self.acceleration = None
 
-    def count_tokens(self, text: str) -> int:
-        return self.encoder.count(text)
-
     def versions(self) -> dict[str, str]:
         import transformers
 

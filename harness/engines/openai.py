@@ -280,9 +280,6 @@ class OpenAIEngine:
             self._tokenizer = ModelTokenizer(self.model_dir)
         return self._tokenizer
 
-    def count_tokens(self, text: str) -> int:
-        return self.tokenizer.count(text)
-
     def versions(self) -> dict[str, str]:
         """What the server says it is (best effort: a server that answers none of this still generates)."""
         if self._versions is None:

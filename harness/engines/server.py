@@ -13,8 +13,8 @@ the whole process group afterwards (SIGTERM, then SIGKILL). ``launch`` is the sa
 ``batch_size`` goes to both the client and the builder (harness.run forms batches with it; keep it at
 least ``concurrency`` so requests overlap).
 
-Command builders, one per flavour (table SERVER_COMMANDS, imported only when used), all
-``fn(model_dir, port, engine_spec, model, accelerator) -> list[str]``: vLLM's and SGLang's live next to
+Command builders, one per flavour (the ``server`` of its row in ``harness.engines.ENGINES``, imported
+only when used), all ``fn(model_dir, port, engine_spec, model, accelerator) -> list[str]``: vLLM's and SGLang's live next to
 their offline engines (harness.engines.vllm / sglang); the transformers one, ``transformers serve``, is here.
 Every flavour serves the model under the name ``str(model_dir)``. The client gets token-id prompts where
 the server takes them (vLLM, SGLang), so the server never tokenizes the prompt; ``transformers serve``
@@ -31,7 +31,6 @@ Sources, read and not copied: transformers 5.23 ``transformers serve --help`` an
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import signal
 import socket
@@ -43,22 +42,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from harness.engines import ENGINES, EngineRow, resolve
 from harness.errors import InputError, RuntimeFailure, version_mismatch
 
 HOST = "127.0.0.1"
-SERVER_COMMANDS = {
-    "transformers": "harness.engines.server:transformers_command",
-    "vllm": "harness.engines.vllm:server_command",
-    "sglang": "harness.engines.sglang:server_command",
-}
-# The path that answers 200 once the model is loaded; /v1/models where not listed.
-HEALTH_PATHS = {"transformers": "/health"}
-# Client settings per flavour, under the manifest's own engine.args.
-CLIENT_DEFAULTS = {
-    "transformers": {"prompt_format": "text"},
-    "vllm": {"prompt_format": "token_ids"},
-    "sglang": {"prompt_format": "token_ids"},
-}
 LAUNCHER_ARGS = {"startup_timeout_s": 900.0}
 SERVER_ENV = {"HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_UPDATE_CHECK": "1"}
 STOP_GRACE_S = 15.0
@@ -95,12 +82,17 @@ def transformers_command(model_dir: str | Path, port: int, engine_spec: dict[str
 def server_command(flavour: str, model_dir: str | Path, port: int, engine_spec: dict[str, Any],
                    model: dict[str, Any] | None = None, accelerator: dict[str, Any] | None = None) -> list[str]:
     """The command line that serves ``model_dir`` with ``flavour`` on 127.0.0.1:``port``."""
-    target = SERVER_COMMANDS.get(flavour)
-    if target is None:
-        raise InputError(f"engine/mode: server mode starts one of {sorted(SERVER_COMMANDS)}, not {flavour!r} — "
-                         "for a server that is already running use the openai engine without engine.mode")
-    module, function = target.split(":")
-    return getattr(importlib.import_module(module), function)(model_dir, port, engine_spec, model, accelerator)
+    return resolve(_served(flavour).server)(model_dir, port, engine_spec, model, accelerator)
+
+
+def _served(flavour: str) -> EngineRow:
+    """The engine row of a flavour that has a server of its own; refuses one that has none."""
+    row = ENGINES.get(flavour)
+    if row is None or row.server is None:
+        servers = sorted(name for name, r in ENGINES.items() if r.server)
+        raise InputError(f"engine/mode: server mode starts one of {servers}, not {flavour!r} — for a server that "
+                         "is already running use the openai engine without engine.mode")
+    return row
 
 
 def split_args(args: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -121,7 +113,7 @@ def client_spec(engine_spec: dict[str, Any], base_url: str, model_dir: str | Pat
     client, _, _ = split_args(engine_spec.get("args"))
     return {"name": "openai", "version": engine_spec["version"],
             "served_by": {"name": flavour, "version": engine_spec["version"]},
-            "args": {**CLIENT_DEFAULTS.get(flavour, {}), **client, "base_url": base_url, "model": str(model_dir)}}
+            "args": {**dict(_served(flavour).client_defaults), **client, "base_url": base_url, "model": str(model_dir)}}
 
 
 def free_port() -> int:
@@ -215,7 +207,7 @@ def launch(engine_spec: dict[str, Any], model: dict[str, Any], model_dir: str | 
     _, launcher, server_args = split_args(engine_spec.get("args"))
     port = free_port()
     command = server_command(flavour, model_dir, port, {**engine_spec, "args": server_args}, model, accelerator)
-    with serve(command, port, HEALTH_PATHS.get(flavour, "/v1/models"), float(launcher["startup_timeout_s"]),
+    with serve(command, port, _served(flavour).health_path, float(launcher["startup_timeout_s"]),
                log_path, what=f"{flavour} server") as base_url:
         yield base_url
 

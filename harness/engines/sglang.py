@@ -163,9 +163,6 @@ class SGLangEngine:
         self.context_length = kwargs.get("context_length")
         self.engine = sglang.Engine(**kwargs)
 
-    def count_tokens(self, text: str) -> int:
-        return self.tokenizer.count(text)
-
     def versions(self) -> dict[str, str]:
         import sglang
         import torch

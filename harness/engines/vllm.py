@@ -274,9 +274,6 @@ class VLLMEngine:
         self._sampling_params = vllm.SamplingParams
         self.llm = vllm.LLM(**kwargs)
 
-    def count_tokens(self, text: str) -> int:
-        return self.tokenizer.count(text)
-
     def versions(self) -> dict[str, str]:
         import torch
         import vllm

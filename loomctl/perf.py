@@ -1,4 +1,4 @@
-"""Benchmarks printed as ratios measured in one run: `python -m loomctl.bench hashing|overhead|gate|accel`.
+"""Benchmarks printed as ratios measured in one run: `python -m loomctl.perf hashing|overhead|gate|accel`.
 
 Speed targets are checked here, not by timed unit tests: each benchmark prints its figures and
 whether the target holds, and exits 1 if it does not.
