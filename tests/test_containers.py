@@ -90,17 +90,22 @@ def test_image_is_labelled_with_its_provenance(image, docker_client):
     assert "HF_HUB_OFFLINE=1" in config["Env"] and "HF_DATASETS_OFFLINE=1" in config["Env"]
 
 
-def test_lite_tasks_in_the_container_equal_the_local_run(image, project, tmp_path):
+def test_lite_tasks_in_the_container_equal_the_local_and_the_venv_run(image, project, tmp_path):
     manifest = small_manifest(project, SHIPPED_MODEL, tasks=("niah_single", "vt", "counting_stars"),
                               lengths=(512, 1024), per_length=3)
     _readable(project)
-    local, boxed = tmp_path / "local", tmp_path / "docker"
+    local, boxed, venv = tmp_path / "local", tmp_path / "docker", tmp_path / "venv"
     assert loomctl("run", str(manifest), "--out", str(local)).returncode == 0
     result = loomctl("run", str(manifest), "--runtime", "docker", "--base", BASE, "--out", str(boxed))
     assert result.returncode == 0, result.stderr[-2000:]
+    result = loomctl("run", str(manifest), "--runtime", "venv", "--wheelhouse", str(WHEELHOUSE), "--out", str(venv),
+                     env={**os.environ, "LOOMCTL_VENV_CACHE": str(tmp_path / "venvs")})
+    assert result.returncode == 0, result.stderr[-2000:]
     for records in sorted((local / "samples").glob("*.jsonl")):
         assert (boxed / "samples" / records.name).read_bytes() == records.read_bytes(), records.name
+        assert (venv / "samples" / records.name).read_bytes() == records.read_bytes(), records.name
     assert (boxed / "scores.json").read_bytes() == (local / "scores.json").read_bytes()
+    assert (venv / "scores.json").read_bytes() == (local / "scores.json").read_bytes()
     runtime = json.loads((boxed / "manifest.json").read_text())["runtime"]
     assert runtime["kind"] == "docker" and runtime["id"] == image["id"]
     assert runtime["base"] == BASE and runtime["base_substituted"] is True
