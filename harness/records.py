@@ -3,17 +3,23 @@
 A record is the deterministic outcome of one sample (two runs of one effective manifest on CPU give
 byte-identical records); wall-clock timings are provenance of a run, not of a result, so they go to
 ``timings/<task>.jsonl`` beside it. A run killed at any point loses at most the batch in flight: on
-restart, a torn last line is dropped and finished samples are skipped, never written twice.
+restart, a torn last line is dropped and finished samples are skipped, never written twice. A run
+directory may come from someone else: reading it never writes, and no file of it is read or written
+through a symlink.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import stat
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.errors import InputError
 from harness.hashing import canonical_json
 
 RECORD_SCHEMA = "loomctl.record/1"
@@ -63,12 +69,35 @@ class Record:
         return cls(**data)
 
 
+def refuse_link(path: Path) -> None:
+    """A run directory may come from anyone: a symlink, FIFO or device where a file of it belongs is
+    refused (exit 2), so nothing reads or writes outside the folder through it."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(mode) or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise InputError(f"{path}: a symlink or special file inside a run directory — a run directory holds "
+                         "only regular files and folders; refusing to follow it (copy the real files in)")
+
+
 def _append(path: Path, lines: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
+    refuse_link(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "a", encoding="utf-8") as handle:
         handle.write("".join(lines))
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def read_regular(path: Path) -> bytes:
+    """A run directory's file, opened without following a link; a symlink or special file is refused."""
+    refuse_link(path.parent)
+    refuse_link(path)
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
 
 
 class RecordFile:
@@ -78,17 +107,26 @@ class RecordFile:
         self.path = run_dir / "samples" / f"{task}.jsonl"
         self.timings = run_dir / "timings" / f"{task}.jsonl"
 
-    def load(self) -> list[Record]:
-        """Finished records; a torn last line (a kill mid-write) is cut off the file first."""
-        if not self.path.exists():
+    def load(self, repair: bool = False) -> list[Record]:
+        """Finished records. A torn last line (a kill mid-write) is left out; only the run's own writer,
+        resuming (``repair=True``), cuts it off the file — reading never writes."""
+        if not os.path.lexists(self.path):
             return []
-        raw = self.path.read_bytes()
+        raw = read_regular(self.path)
         if raw and not raw.endswith(b"\n"):
             keep = raw.rfind(b"\n") + 1
-            with self.path.open("r+b") as handle:
-                handle.truncate(keep)
+            if repair:
+                fd = os.open(self.path, os.O_WRONLY | os.O_NOFOLLOW)
+                try:
+                    os.truncate(fd, keep)
+                finally:
+                    os.close(fd)
             raw = raw[:keep]
-        return [Record.from_dict(json.loads(line)) for line in raw.decode("utf-8").splitlines() if line]
+        try:
+            return [Record.from_dict(json.loads(line)) for line in raw.decode("utf-8").splitlines() if line]
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"{self.path}: not a records file ({type(exc).__name__}: {str(exc)[:120]}) — pass a run "
+                             "directory written by `loomctl run`") from None
 
     def append(self, records: list[Record], seconds_per_sample: float) -> None:
         _append(self.path, [r.to_line() for r in records])
@@ -97,12 +135,21 @@ class RecordFile:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path``, then rename it over ``path``: a reader sees the old
-    file or the new one, never a part."""
+    """Write to a fresh temporary file beside ``path`` (created exclusively, so a planted file or link
+    of that name is never written through), then rename it over ``path``: a reader sees the old file
+    or the new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    refuse_link(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -115,5 +162,7 @@ def write_jsonl_atomic(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def read_records(run_dir: Path) -> dict[str, list[Record]]:
+    """Every task's finished records (reading only: see ``RecordFile.load``)."""
+    refuse_link(run_dir / "samples")
     return {path.stem: RecordFile(run_dir, path.stem).load()
             for path in sorted((run_dir / "samples").glob("*.jsonl"))}

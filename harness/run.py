@@ -270,7 +270,7 @@ def _run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None, allo
         phases["data"] += prepared.data_seconds
         phases["prompts"] += prepared.prompts_seconds
         records_file = RecordFile(run_dir, task["id"])
-        done = {r.id for r in records_file.load()}
+        done = {r.id for r in records_file.load(repair=True)}
         progress = Progress(task["id"], len(samples))
         progress.start(len(done))
         gen = task["generation"]

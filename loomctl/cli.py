@@ -220,8 +220,9 @@ def run(
     data_dir = fixture_dir or data_dir
     out = out or rt.default_run_dir(manifest)
     where = rt.runtime_for(runtime, manifest.data, base, wheelhouse, log=_err)
-    where.prepare(manifest, out, limit, substitutions, allow_accelerator_mismatch)
-    code = where.run(manifest, out, model_dir, data_dir, allow_accelerator_mismatch)
+    with rt.writer_lock(out):
+        where.prepare(manifest, out, limit, substitutions, allow_accelerator_mismatch)
+        code = where.run(manifest, out, model_dir, data_dir, allow_accelerator_mismatch)
     if code:
         _err(f"run failed (exit {code}); finished samples are kept in {out} — rerun the same command to resume")
         raise typer.Exit(code)
@@ -235,10 +236,12 @@ def run(
 def score(run_dir: Annotated[Path, typer.Argument(help="run directory", show_default=False)]) -> None:
     """Re-score a run from its records alone (no model needed) and rewrite its scores.json."""
     from harness.run import score_run
+    from loomctl.runtime import writer_lock
 
     if not (run_dir / "manifest.json").is_file():
         raise _input_error(f"{run_dir}: not a run directory (no manifest.json) — pass the directory `loomctl run` wrote")
-    print(_score_table(score_run(run_dir)))
+    with writer_lock(run_dir):
+        print(_score_table(score_run(run_dir)))
 
 
 def _judge_table(scores: dict) -> str:
@@ -286,7 +289,9 @@ def judge(
                            "`loomctl run` wrote")
     judge_dirs = parse_judge_dirs(judges or [])
     effective = json.loads((run_dir / "manifest.json").read_text())
-    code = rt.runtime_for(runtime, effective, base, wheelhouse, log=_err).judge(run_dir, effective, root, judge_dirs)
+    where = rt.runtime_for(runtime, effective, base, wheelhouse, log=_err)
+    with rt.writer_lock(run_dir):
+        code = where.judge(run_dir, effective, root, judge_dirs)
     if code:
         raise typer.Exit(code)
     scores = json.loads((run_dir / "judge_scores.json").read_text())

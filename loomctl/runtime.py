@@ -17,6 +17,7 @@ the same effective manifest is resumed; one that holds another is refused.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -31,7 +32,7 @@ import harness
 import loomctl
 from harness.errors import InputError, RuntimeFailure
 from harness.hashing import sha256_json, sha256_text
-from harness.records import write_json_atomic
+from harness.records import refuse_link, write_json_atomic
 from loomctl import manifest as mf
 from loomctl.pins import model_dir_of
 
@@ -213,6 +214,74 @@ def runtime_for(name: str, manifest_data: dict[str, Any], base: str | None = Non
     raise InputError(f"--runtime: {name!r} is not a runtime — use {', '.join(RUNTIMES[:-1])} or {RUNTIMES[-1]}")
 
 
+LOCK_NAME = ".lock"
+_HELD: list[int] = []  # lock descriptors the harness child inherits, so an orphaned child still holds them
+
+
+@contextlib.contextmanager
+def writer_lock(run_dir: Path):
+    """One writer per run directory: an exclusive flock on ``RUN_DIR/.lock`` (holding the writer's pid),
+    held while this command runs and inherited by the harness child, so a second ``run``, ``score`` or
+    ``judge`` on the same directory — or a re-run while an orphaned child still writes — exits 2 naming
+    the holder instead of writing every record twice."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise InputError(f"--out: {run_dir} is a file, not a folder — choose a run directory")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out: {run_dir} cannot be made ({exc.strerror}) — choose a folder you can write") from None
+    path = run_dir / LOCK_NAME
+    refuse_link(run_dir)
+    refuse_link(path)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise InputError(f"--out: {run_dir} is not writable ({exc.strerror}) — choose a folder you can write") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode("ascii", errors="replace").strip() or "?"
+        os.close(fd)
+        raise InputError(f"{run_dir}: another loomctl is writing this run directory (pid {holder}, or the harness "
+                         "it started) — wait for it to finish, or stop it, then run the same command again") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _HELD.append(fd)
+    try:
+        yield
+    finally:
+        _HELD.remove(fd)
+        os.close(fd)
+
+
+def _die_with_parent(parent: int):
+    """In the harness child before exec: SIGTERM when loomctl dies (a kill -9 included), so no orphan
+    goes on writing; if loomctl is already gone, stop at once."""
+    def hook() -> None:
+        if sys.platform.startswith("linux"):
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:
+            os._exit(3)
+    return hook
+
+
+def contract_code(code: int, what: str) -> int:
+    """The harness's exit code as loomctl's contract has it (0-3); a child killed by a signal (the OOM
+    killer's SIGKILL) or any other code is a runtime failure naming it."""
+    if code in (0, 1, 2, 3):
+        return code
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else f"signal {-code}"
+        raise RuntimeFailure(f"{what}: the harness was killed by {name}"
+                             + (" (out of memory? the kernel's OOM killer sends SIGKILL)" if -code == 9 else "")
+                             + " — finished samples are kept; run the same command to resume")
+    raise RuntimeFailure(f"{what}: the harness exited with {code}, which is not a loomctl exit code"
+                         + (f" (128+{code - 128}: killed by a signal)" if code > 128 else "")
+                         + " — see its log; finished samples are kept")
+
+
 @contextlib.contextmanager
 def stopped_by_signals():
     """While a harness child or container runs, Ctrl-C and SIGTERM (a CI job cancelled, a scheduler's
@@ -239,13 +308,14 @@ def _spawn(cmd: list[str], log_path: Path, interrupted: str, extra_env: dict[str
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", **(extra_env or {})}
     with log_path.open("a", encoding="utf-8") as log, stopped_by_signals():
-        process = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+        process = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, pass_fds=tuple(_HELD),
+                                   preexec_fn=_die_with_parent(os.getpid()))
         try:
             for line in process.stderr:
                 sys.stderr.write(line)
                 log.write(line)
                 log.flush()
-            return process.wait()
+            return contract_code(process.wait(), log_path.stem)
         except KeyboardInterrupt:
             process.terminate()
             process.wait()
@@ -351,7 +421,7 @@ def _in_container(image, options: dict[str, Any], log_path: Path, interrupted: s
                     text = chunk.decode("utf-8", errors="replace")
                     sys.stderr.write(text)
                     log.write(text)
-            return int(container.wait()["StatusCode"])
+            return contract_code(int(container.wait()["StatusCode"]), log_path.stem)
     except KeyboardInterrupt:
         container.stop(timeout=10)
         raise RuntimeFailure(interrupted) from None
