@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from statistics import NormalDist
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import InputError
+from harness.records import read_records, read_regular
 
 DEFAULT_TOLERANCE = {"alpha": 0.05, "margin": 5.0, "bootstrap_samples": 2000, "seed": 0}
 
@@ -41,31 +43,80 @@ class Side:
     tolerance: dict[str, Any] | None
 
 
+def _strict_json(text: str, where: Path):
+    """JSON with NaN / Infinity refused (Python's json accepts them; they are not JSON)."""
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not a JSON number")
+
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except ValueError as exc:
+        raise InputError(f"{where}: not valid JSON ({str(exc)[:120]}) — pass a run directory written by "
+                         "`loomctl run`, or a golden folder") from None
+
+
+def _finite(value: Any, where: str, upper: float | None = None) -> Any:
+    """A score as the gate may use it: None, or a finite number (at most ``upper``); else exit 2."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or value < 0 or (upper is not None and value > upper):
+        raise InputError(f"{where}: {value!r} is not a score (a finite number from 0{f' to {upper:g}' if upper else ''})"
+                         " — the run directory is damaged or was edited; re-score it with `loomctl score` or "
+                         "ask its author for the original")
+    return value
+
+
 def load_side(path: Path) -> Side:
     path = Path(path)
     if path.is_file():
         try:
-            return Side(str(path), json.loads(path.read_text()), None, None, None, None, None)
-        except (OSError, ValueError) as exc:
+            return Side(str(path), _checked_scores(_strict_json(read_regular(path).decode("utf-8"), path), path),
+                        None, None, None, None, None)
+        except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"{path}: not a scores.json ({exc}) — pass a run directory or a scores file") from None
     if not (path / "scores.json").is_file():
         raise InputError(f"{path}: no scores.json — pass a run directory written by `loomctl run`, or a golden folder")
 
     def read(name):
         f = path / name
-        return json.loads(f.read_text()) if f.is_file() else None
+        if not os.path.lexists(f):
+            return None
+        try:
+            return _strict_json(read_regular(f).decode("utf-8"), f)
+        except UnicodeDecodeError:
+            raise InputError(f"{f}: not UTF-8 — pass a run directory written by `loomctl run`") from None
 
-    scores = read("scores.json")
+    scores = _checked_scores(read("scores.json"), path / "scores.json")
     per_sample, lengths = None, None
     if (path / "samples").is_dir():
         per_sample, lengths = {}, {}
-        for f in sorted((path / "samples").glob("*.jsonl")):
-            metric = scores["tasks"].get(f.stem, {}).get("metric")
-            rows = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
-            per_sample[f.stem] = {r["id"]: r["scores"][metric] for r in rows if r["scores"] and metric}
-            lengths[f.stem] = {r["id"]: r.get("length") for r in rows}
+        for task, rows in read_records(path).items():
+            metric = scores["tasks"].get(task, {}).get("metric")
+            per_sample[task] = {r.id: _sample_score(r, metric, f"{path}/samples/{task}.jsonl: {r.id}")
+                                for r in rows if r.scores and metric}
+            lengths[task] = {r.id: r.length for r in rows}
     return Side(str(path), scores, read("manifest.json"), read("environment.json"), per_sample, lengths,
                 read("tolerance.json"))
+
+
+def _sample_score(record, metric: str, where: str) -> float:
+    if not isinstance(record.scores, dict) or metric not in record.scores:
+        raise InputError(f"{where}: no {metric!r} score in the record — the run directory is damaged or was edited")
+    return _finite(record.scores[metric], where, 1.0)
+
+
+def _checked_scores(scores: Any, where: Path) -> dict[str, Any]:
+    """scores.json with every task's score finite (by length too), else exit 2."""
+    if not isinstance(scores, dict) or not isinstance(scores.get("tasks"), dict):
+        raise InputError(f"{where}: not a scores.json (no tasks) — pass a run directory written by `loomctl run`")
+    for task, entry in scores["tasks"].items():
+        if not isinstance(entry, dict):
+            raise InputError(f"{where}: task {task!r} is not an object — the file is damaged or was edited")
+        _finite(entry.get("score"), f"{where}: {task}/score")
+        for bucket, value in (entry.get("by_length") or {}).items():
+            _finite(value.get("score") if isinstance(value, dict) else value, f"{where}: {task}/by_length/{bucket}")
+    return scores
 
 
 def mcnemar_worse_p(losses: int, wins: int) -> float:

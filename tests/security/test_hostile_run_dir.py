@@ -140,3 +140,30 @@ def test_a_harness_killed_by_a_signal_is_exit_3_naming_it(project, tmp_path):
     _, stderr = loom.communicate(timeout=120)
     assert loom.returncode == 3, stderr[-2000:]
     assert "killed by SIGKILL" in stderr and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("bad", ["NaN", "Infinity", "-Infinity", "1.5", "-0.5", '"1"'])
+def test_diff_refuses_a_per_sample_score_that_is_not_a_score(finished, tmp_path, bad):
+    run = _copy(finished, tmp_path)
+    records = run / "samples" / "niah_single.jsonl"
+    lines = records.read_text().splitlines()
+    first = json.loads(lines[0])
+    metric = next(iter(first["scores"]))
+    lines[0] = lines[0].replace(f'"{metric}":{json.dumps(first["scores"][metric])}', f'"{metric}":{bad}', 1)
+    assert lines[0] != records.read_text().splitlines()[0]
+    records.write_text("\n".join(lines) + "\n")
+    for fmt in ("table", "json"):
+        result = loomctl("diff", str(run), str(finished), "--format", fmt)
+        assert result.returncode == 2, (bad, fmt, result.stdout[-500:], result.stderr[-1000:])
+        assert "Traceback" not in result.stderr
+
+
+def test_diff_refuses_a_non_finite_task_score(finished, tmp_path):
+    run = _copy(finished, tmp_path)
+    scores = (run / "scores.json").read_text()
+    task = next(iter(json.loads(scores)["tasks"]))
+    data = json.loads(scores)
+    data["tasks"][task]["score"] = float("nan")
+    (run / "scores.json").write_text(json.dumps(data))  # Python writes the NaN literal
+    result = loomctl("diff", str(run), str(finished))
+    assert result.returncode == 2 and "not valid JSON" in result.stderr, result.stderr[-1000:]
