@@ -100,6 +100,21 @@ def read_regular(path: Path) -> bytes:
         return handle.read()
 
 
+def read_json(path: Path) -> Any:
+    """A run directory's JSON file (``read_regular``), strictly: NaN and Infinity literals are refused,
+    and so is anything that is not UTF-8 JSON (exit 2 naming the file)."""
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not a JSON number")
+
+    try:
+        return json.loads(read_regular(path).decode("utf-8"), parse_constant=refuse)
+    except FileNotFoundError:
+        raise InputError(f"{path}: missing — pass a run directory written by `loomctl run`") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InputError(f"{path}: not valid JSON ({str(exc)[:120]}) — pass a run directory written by "
+                         "`loomctl run`, or a golden folder") from None
+
+
 class RecordFile:
     """``samples/<task>.jsonl`` of a run directory."""
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import InputError
-from harness.records import read_records, read_regular
+from harness.records import read_json, read_records
 
 DEFAULT_TOLERANCE = {"alpha": 0.05, "margin": 5.0, "bootstrap_samples": 2000, "seed": 0}
 
@@ -41,18 +41,6 @@ class Side:
     per_sample: dict[str, dict[str, float]] | None  # task -> sample id -> primary-metric score
     lengths: dict[str, dict[str, int | None]] | None  # task -> sample id -> length bucket
     tolerance: dict[str, Any] | None
-
-
-def _strict_json(text: str, where: Path):
-    """JSON with NaN / Infinity refused (Python's json accepts them; they are not JSON)."""
-    def refuse(constant: str):
-        raise ValueError(f"{constant} is not a JSON number")
-
-    try:
-        return json.loads(text, parse_constant=refuse)
-    except ValueError as exc:
-        raise InputError(f"{where}: not valid JSON ({str(exc)[:120]}) — pass a run directory written by "
-                         "`loomctl run`, or a golden folder") from None
 
 
 def _finite(value: Any, where: str, upper: float | None = None) -> Any:
@@ -71,21 +59,15 @@ def load_side(path: Path) -> Side:
     path = Path(path)
     if path.is_file():
         try:
-            return Side(str(path), _checked_scores(_strict_json(read_regular(path).decode("utf-8"), path), path),
-                        None, None, None, None, None)
-        except (OSError, UnicodeDecodeError) as exc:
+            return Side(str(path), _checked_scores(read_json(path), path), None, None, None, None, None)
+        except OSError as exc:
             raise InputError(f"{path}: not a scores.json ({exc}) — pass a run directory or a scores file") from None
     if not (path / "scores.json").is_file():
         raise InputError(f"{path}: no scores.json — pass a run directory written by `loomctl run`, or a golden folder")
 
     def read(name):
         f = path / name
-        if not os.path.lexists(f):
-            return None
-        try:
-            return _strict_json(read_regular(f).decode("utf-8"), f)
-        except UnicodeDecodeError:
-            raise InputError(f"{f}: not UTF-8 — pass a run directory written by `loomctl run`") from None
+        return read_json(f) if os.path.lexists(f) else None
 
     scores = _checked_scores(read("scores.json"), path / "scores.json")
     per_sample, lengths = None, None

@@ -7,6 +7,8 @@ tail, prediction, references, score). ``#sample-<task>-<id>`` in the URL opens t
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 from collections import defaultdict
@@ -14,7 +16,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from harness.records import read_records
+from harness.errors import InputError
+from harness.records import read_json, read_records
 
 Z95 = 1.959963984540054
 
@@ -105,7 +108,7 @@ def _table(scores: dict[str, Any]) -> str:
                         else "<td></td>" for n in lengths)
         score = "-" if task["score"] is None else f"{task['score']:.2f}"
         rows.append(f"<tr><td>{escape(task['benchmark'])}</td><td>{escape(task_id)}</td><td>{escape(task['metric'])}"
-                    f"</td><td class=num>{score}</td><td>{interval}</td><td class=num>{task['n']}</td>{cells}</tr>")
+                    f"</td><td class=num>{score}</td><td>{interval}</td><td class=num>{esc(task['n'])}</td>{cells}</tr>")
     for name, bench in scores["benchmarks"].items():
         rows.append(f"<tr class=total><td>{escape(name)}</td><td colspan=2>benchmark mean</td>"
                     f"<td class=num>{bench['score']:.2f}</td><td></td><td></td>{'<td></td>' * len(lengths)}</tr>")
@@ -121,7 +124,7 @@ def _judge_table(judged: dict[str, Any]) -> str:
             score = "-" if entry["score"] is None else f"{entry['score']:.2f}"
             rows.append(f"<tr><td>{escape(task['benchmark'])}</td><td>{escape(task_id)}</td><td>{escape(metric)}</td>"
                         f"<td>{escape(entry['judge'])}</td><td class=num>{score}</td>"
-                        f"<td class=num>{entry['n_judged']} / {entry['n']}</td></tr>")
+                        f"<td class=num>{esc(entry['n_judged'])} / {esc(entry['n'])}</td></tr>")
     judges = "".join(f"<tr><th>{escape(name)}</th><td><code>{escape(str(spec.get('id')))} · revision "
                      f"{escape(str(spec.get('revision')))} · weights {escape(str(spec.get('weights_sha256')))}"
                      f"</code></td></tr>" for name, spec in judged["judges"].items())
@@ -135,14 +138,15 @@ def _samples(records: dict[str, list]) -> str:
     for task_id, task_records in records.items():
         items = []
         for r in task_records:
-            score = ", ".join(f"{k} {v:.2f}" for k, v in r.scores.items()) or ("skipped" if r.skipped else "-")
+            score = ", ".join(f"{esc(k)} {v:.2f}" for k, v in r.scores.items()) or ("skipped" if r.skipped else "-")
             items.append(
-                f"<details id=\"sample-{escape(task_id)}-{escape(r.id)}\"><summary>{escape(r.id)} · length {r.length}"
+                f"<details id=\"sample-{escape(task_id)}-{escape(r.id)}\"><summary>{escape(r.id)} · length {esc(r.length)}"
                 f" · {score}</summary><dl><dt>prompt (head … tail)</dt><dd><pre>{escape(r.prompt_head or '')}\n…\n"
                 f"{escape(r.prompt_tail or '')}</pre></dd><dt>prediction</dt><dd class=prediction><pre>"
                 f"{escape(r.prediction or '')}</pre></dd><dt>references</dt><dd><pre>{escape(json.dumps(r.references))}"
-                f"</pre></dd><dt>tokens</dt><dd>input {r.input_tokens_before} → {r.input_tokens}"
-                f"{' (truncated)' if r.truncated else ''}, output {r.output_tokens} ({r.finish_reason})</dd></dl></details>")
+                f"</pre></dd><dt>tokens</dt><dd>input {esc(r.input_tokens_before)} → {esc(r.input_tokens)}"
+                f"{' (truncated)' if r.truncated else ''}, output {esc(r.output_tokens)} ({esc(r.finish_reason)})</dd></dl>"
+                f"</details>")
         parts.append(f"<h3>{escape(task_id)}</h3>{''.join(items)}")
     return "".join(parts)
 
@@ -168,13 +172,32 @@ details{border-bottom:1px solid #eee;padding:2px 0}summary{cursor:pointer}figure
 SCRIPT = """function openFromHash(){var id=decodeURIComponent(location.hash.slice(1));var el=id&&document.getElementById(id);
 if(el&&el.tagName==='DETAILS'){el.open=true;el.scrollIntoView();}}
 window.addEventListener('hashchange',openFromHash);document.addEventListener('DOMContentLoaded',openFromHash);"""
+# Only the report's own script runs (by its hash); styles inline; images inline; nothing is fetched.
+CSP = ("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
+       "img-src data:; script-src 'sha256-" + base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
+       + "'\">")
+
+
+def esc(value: Any) -> str:
+    """Any value as HTML text: str() of it, escaped (numbers from a received file may be anything)."""
+    return escape(str(value))
 
 
 def render(run_dir: Path, golden: Path | None = None) -> str:
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    scores = json.loads((run_dir / "scores.json").read_text())
-    environment = json.loads((run_dir / "environment.json").read_text()) \
-        if (run_dir / "environment.json").is_file() else {}
+    """The report of ``run_dir`` (against ``golden``). Everything in a run directory may come from
+    someone else: every field is escaped, scripts other than the report's own are forbidden by its
+    Content-Security-Policy, and a file that is not what ``loomctl run`` writes is refused (exit 2)."""
+    try:
+        return _render(run_dir, golden)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"{run_dir}: not a run directory loomctl can report ({type(exc).__name__}: "
+                         f"{str(exc)[:120]}) — it is damaged or was edited; pass one written by `loomctl run`") from None
+
+
+def _render(run_dir: Path, golden: Path | None) -> str:
+    manifest = read_json(run_dir / "manifest.json")
+    scores = read_json(run_dir / "scores.json")
+    environment = read_json(run_dir / "environment.json") if (run_dir / "environment.json").is_file() else {}
     records = read_records(run_dir)
     diff = None
     if golden is not None:
@@ -184,8 +207,8 @@ def render(run_dir: Path, golden: Path | None = None) -> str:
     figures = _figures(scores, records, diff)
     average = "-" if scores.get("average") is None else f"{scores['average']:.2f}"
     sections = [f"<h1>{escape(manifest['suite']['name'])} · {escape(manifest['model']['id'])}</h1>",
-                f"<p>average <b>{average}</b> · manifest <code>{manifest['manifest_digest'][:16]}</code>"
-                + (f" · gate <b id=verdict>{diff['verdict']}</b> against <code>{escape(str(golden))}</code>" if diff else "")
+                f"<p>average <b>{average}</b> · manifest <code>{esc(manifest['manifest_digest'])[:16]}</code>"
+                + (f" · gate <b id=verdict>{esc(diff['verdict'])}</b> against <code>{escape(str(golden))}</code>" if diff else "")
                 + "</p>", "<h2>Scores</h2>", _table(scores),
                 "<h2>By context length</h2>", f"<figure id=fig-length>{figures['by_length']}</figure>"]
     if "niah" in figures:
@@ -197,7 +220,7 @@ def render(run_dir: Path, golden: Path | None = None) -> str:
     if (run_dir / "judge_scores.json").is_file():
         sections += ["<h2>Judge metrics</h2><p>Scored by pinned judge models (<code>loomctl judge</code>), "
                      "apart from the judge-free scores above.</p>",
-                     _judge_table(json.loads((run_dir / "judge_scores.json").read_text()))]
+                     _judge_table(read_json(run_dir / "judge_scores.json"))]
     sections += ["<h2>Provenance</h2>", _provenance(manifest, environment), "<h2>Samples</h2>", _samples(records)]
-    return (f"<!doctype html><html><head><meta charset=utf-8><title>loomctl report</title><style>{STYLE}</style>"
+    return (f"<!doctype html><html><head><meta charset=utf-8>{CSP}<title>loomctl report</title><style>{STYLE}</style>"
             f"<script>{SCRIPT}</script></head><body>{''.join(sections)}</body></html>\n")

@@ -183,11 +183,19 @@ def generated_text(response: dict[str, Any], endpoint: str) -> str:
 def parse_response(response: dict[str, Any], request: Request, endpoint: str) -> tuple[str, str, int | None]:
     """(text cut at the first stop string, our finish reason, output tokens or None when the server gives
     no usage) from one response, following the rules in the module docstring."""
+    if not isinstance(response, dict):
+        raise RuntimeFailure(f"engine: the server answered request {request.id} with {type(response).__name__}, "
+                             "not a JSON object")
     choices = response.get("choices") or []
-    if not choices:
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise RuntimeFailure(f"engine: the server answered request {request.id} without choices: "
                              f"{json.dumps(response)[:300]}")
     choice = choices[0]
+    if endpoint == "chat":
+        _reply_field(choice.get("message"), (dict, type(None)), "message", request)
+        _reply_field((choice.get("message") or {}).get("content"), (str, type(None)), "message content", request)
+    else:
+        _reply_field(choice.get("text"), (str, type(None)), "text", request)
     text, found = cut_at_stop(generated_text(response, endpoint), request.stop)
     matched = choice.get("stop_reason", choice.get("matched_stop"))
     server_reason = choice.get("finish_reason")
@@ -198,10 +206,24 @@ def parse_response(response: dict[str, Any], request: Request, endpoint: str) ->
     else:
         raise RuntimeFailure(f"engine: the server ended request {request.id} with finish_reason {server_reason!r} "
                              f"— one of {sorted(FINISH_REASONS)} was expected")
-    completion = (response.get("usage") or {}).get("completion_tokens")
+    usage = _reply_field(response.get("usage"), (dict, type(None)), "usage", request) or {}
+    completion = usage.get("completion_tokens")
+    if completion is not None and (isinstance(completion, bool) or not isinstance(completion, int) or completion < 0):
+        raise RuntimeFailure(f"engine: the server's usage.completion_tokens for request {request.id} is "
+                             f"{json.dumps(completion)[:80]}, not a count of tokens — a server that cannot be trusted "
+                             "with its replies cannot be evaluated")
     if completion is not None and reason == "eos" and server_reason in ("stop", "eos") and completion > 0:
         completion -= 1  # the end-of-sequence token itself
     return text, reason, completion
+
+
+def _reply_field(value: Any, types: tuple[type, ...], name: str, request: Request) -> Any:
+    """A field of a server's reply, of the type the API documents, or a runtime failure naming it (a
+    reply reaches records and the HTML report; it is checked, never trusted)."""
+    if not isinstance(value, types):
+        raise RuntimeFailure(f"engine: the server's {name} for request {request.id} is {type(value).__name__}, "
+                             f"not {' or '.join(t.__name__ for t in types if t is not type(None))}")
+    return value
 
 
 def backoff_delay(attempt: int, settings: ClientSettings, rng: random.Random,

@@ -167,3 +167,38 @@ def test_diff_refuses_a_non_finite_task_score(finished, tmp_path):
     (run / "scores.json").write_text(json.dumps(data))  # Python writes the NaN literal
     result = loomctl("diff", str(run), str(finished))
     assert result.returncode == 2 and "not valid JSON" in result.stderr, result.stderr[-1000:]
+
+
+def test_the_report_escapes_every_field_and_forbids_foreign_scripts(finished, tmp_path):
+    """Markup planted in any field of a received run directory reaches the report as text."""
+    run = _copy(finished, tmp_path)
+    payload = '<script>alert(1)</script><img src=x onerror=alert(2)>'
+    records = run / "samples" / "vt.jsonl"
+    rows = [json.loads(line) for line in records.read_text().splitlines()]
+    rows[0].update({"finish_reason": payload, "output_tokens": payload, "length": payload,
+                    "input_tokens": payload, "input_tokens_before": payload})
+    records.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    scores = json.loads((run / "scores.json").read_text())
+    task = next(iter(scores["tasks"].values()))
+    task["n"] = payload
+    scores["tasks"]["vt"]["n"] = payload
+    (run / "scores.json").write_text(json.dumps(scores))
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["manifest_digest"] = payload
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    out = tmp_path / "r.html"
+    result = loomctl("report", str(run), "-o", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    html = out.read_text()
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert html.count("<script>") == 1  # the report's own
+    assert "Content-Security-Policy" in html and "script-src 'sha256-" in html
+
+
+def test_a_report_of_a_malformed_run_directory_is_exit_2(finished, tmp_path):
+    run = _copy(finished, tmp_path)
+    scores = json.loads((run / "scores.json").read_text())
+    scores["tasks"]["vt"]["score"] = "high"
+    (run / "scores.json").write_text(json.dumps(scores))
+    result = loomctl("report", str(run), "-o", str(tmp_path / "r.html"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
