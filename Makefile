@@ -7,6 +7,8 @@ VPY := $(VENV)/bin/python
 LOOMCTL := $(VENV)/bin/loomctl
 RUN_DIR ?= runs/loombench-lite
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# The environment's tools (loomctl, uv, hadolint) first on PATH for every recipe and the tests.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: install lock lock-check demo test bench bench-accel validate golden train-tiny-model report-shot
 
