@@ -272,6 +272,9 @@ def semantic_problems(manifest: Manifest) -> list[str]:
         except InputError as exc:
             problems += exc.problems
     problems += _image_cuda_problems(manifest.data)
+    from harness.engines import args_problems
+
+    problems += args_problems(_as_dict(manifest.data.get("engine")))
     return problems
 
 

@@ -52,6 +52,8 @@ class EngineRow:
     - ``health_path``: the path that answers 200 once the served model is loaded.
     - ``client_defaults``: the openai client's settings for this engine's server, under the
       manifest's own ``engine.args``.
+    - ``options``: ``"module:OPTIONS"``, the allow-list of its offline ``engine.args`` (names and JSON
+      types), checked by ``loomctl validate`` through ``args_problems`` and again by the engine.
     """
 
     target: str
@@ -59,18 +61,20 @@ class EngineRow:
     server: str | None = None
     health_path: str = "/v1/models"
     client_defaults: tuple[tuple[str, Any], ...] = ()
+    options: str | None = None
 
 
 ENGINES = {
     "transformers": EngineRow("harness.engines.hf:TransformersEngine",
                               server="harness.engines.server:transformers_command", health_path="/health",
-                              client_defaults=(("prompt_format", "text"),)),
+                              client_defaults=(("prompt_format", "text"),), options="harness.engines.hf:OPTIONS"),
     "vllm": EngineRow("harness.engines.vllm:VLLMEngine", takes_accelerator=True,
-                      server="harness.engines.vllm:server_command", client_defaults=(("prompt_format", "token_ids"),)),
+                      server="harness.engines.vllm:server_command", client_defaults=(("prompt_format", "token_ids"),),
+                      options="harness.engines.vllm:OPTIONS"),
     "sglang": EngineRow("harness.engines.sglang:SGLangEngine", takes_accelerator=True,
                         server="harness.engines.sglang:server_command",
-                        client_defaults=(("prompt_format", "token_ids"),)),
-    "openai": EngineRow("harness.engines.openai:OpenAIEngine"),
+                        client_defaults=(("prompt_format", "token_ids"),), options="harness.engines.sglang:OPTIONS"),
+    "openai": EngineRow("harness.engines.openai:OpenAIEngine", options="harness.engines.openai:OPTIONS"),
 }
 
 
@@ -78,6 +82,21 @@ def resolve(target: str):
     """The object a ``"module:attr"`` registry entry names, imported now."""
     module, attr = target.split(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def args_problems(spec: dict[str, Any]) -> list[str]:
+    """``engine/args/...`` problems of an offline engine spec against its allow-list (names, JSON types);
+    server mode's args are split between client, launcher and server and checked when it starts."""
+    row = ENGINES.get(spec.get("name"))
+    if row is None or row.options is None or spec.get("mode", "offline") != "offline":
+        return []
+    from harness.engines.vllm import resolve_options
+
+    try:
+        resolve_options(spec["name"], spec.get("args"), resolve(row.options))
+    except InputError as exc:
+        return exc.problems
+    return []
 
 
 def load_engine(spec: dict[str, Any], model: dict[str, Any], model_dir: str,

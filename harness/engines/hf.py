@@ -18,12 +18,23 @@ from pathlib import Path
 from typing import Any
 
 from harness.engines import Output, Request, cut_at_stop
+from harness.engines.vllm import Option, resolve_options
 from harness.errors import InputError, RuntimeFailure, version_mismatch
 from harness.tokenizer import ModelTokenizer
 
 # The engine-side acceleration methods, by the kind a task's `acceleration` setting names.
 ACCELERATION = {"kv_cache": "harness.accel.kv_cache:KVCacheCompression",
                 "sparse_attention": "harness.accel.sparse:SparsePrefill"}
+
+
+# engine.args of this engine: an allow-list (`loomctl validate` checks it), so nothing in a manifest
+# reaches from_pretrained but what is named here — no subfolder, revision or path of any kind.
+OPTIONS = {
+    "batch_size": Option(int, 1),
+    "device": Option(str, None),  # None: cuda where there is one, else cpu
+    "threads": Option(int, None),  # torch's intra-op threads; None: torch's default
+    "attn_implementation": Option(str, None),  # None: transformers' default for the model
+}
 
 
 class TransformersEngine:
@@ -38,12 +49,12 @@ class TransformersEngine:
         transformers.utils.logging.disable_progress_bar()
         if spec.get("version") != transformers.__version__:
             raise version_mismatch("transformers", spec.get("version"), transformers.__version__)
-        args = dict(spec.get("args") or {})
-        self.batch_size = int(args.pop("batch_size", 1))
-        device = args.pop("device", "cuda" if torch.cuda.is_available() else "cpu")
-        threads = args.pop("threads", None)
-        if threads:
-            torch.set_num_threads(int(threads))
+        args = resolve_options("transformers", spec.get("args"), OPTIONS)
+        self.batch_size = args["batch_size"]
+        device = args["device"] or ("cuda" if torch.cuda.is_available() else "cpu")
+        if args["threads"]:
+            torch.set_num_threads(args["threads"])
+        loading = {"attn_implementation": args["attn_implementation"]} if args["attn_implementation"] else {}
         trust = bool(model.get("trust_remote_code", False))
         config = json.loads((Path(model_dir) / "config.json").read_text())
         if config.get("auto_map") and not trust:
@@ -59,7 +70,7 @@ class TransformersEngine:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(
-            model_dir, local_files_only=True, trust_remote_code=trust, dtype=dtype, **args).to(device).eval()
+            model_dir, local_files_only=True, trust_remote_code=trust, dtype=dtype, **loading).to(device).eval()
         self.device = device
         self.torch = torch
         self.acceleration = None
