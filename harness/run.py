@@ -25,7 +25,7 @@ from harness.engines import Engine, Request, load_engine
 from harness.errors import InputError
 from harness.hashing import HashCache, hash_model, sha256_text
 from harness.prompts import PromptBuilder, chat_special_tokens, chat_template_text
-from harness.records import Record, RecordFile, read_records, write_json_atomic
+from harness.records import Record, RecordFile, read_json, read_records, write_json_atomic
 from harness.scoring import score_sample, suite_scores
 from harness.tokenizer import ModelTokenizer
 
@@ -370,7 +370,7 @@ def run_header(effective: dict[str, Any]) -> dict[str, Any]:
 
 def score_run(run_dir: Path) -> dict[str, Any]:
     """Re-score a run from its records alone (no model): recompute every metric, then aggregate."""
-    effective = json.loads((run_dir / "manifest.json").read_text())
+    effective = read_json(run_dir / "manifest.json")
     metrics = {t["id"]: t["metrics"] for t in effective["tasks"]}
     records = {}
     for task_id, task_records in read_records(run_dir).items():

@@ -73,10 +73,18 @@ def load(path: str | Path) -> Manifest:
         raise InputError(f"{path}: file not found — check the path") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot be read ({exc}) — pass a UTF-8 JSON manifest") from None
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not a JSON number")
+
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=refuse)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}:{exc.colno}: malformed JSON ({exc.msg}) — fix the syntax") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: {exc} (NaN and Infinity are not JSON) — write a finite number") from None
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply to be a manifest — start from manifests/loombench-lite.json") \
+            from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: the manifest must be a JSON object — start from manifests/loombench-lite.json")
     return Manifest(path, data)

@@ -30,7 +30,7 @@ ACCELERATION = {"kv_cache": "harness.accel.kv_cache:KVCacheCompression",
 # engine.args of this engine: an allow-list (`loomctl validate` checks it), so nothing in a manifest
 # reaches from_pretrained but what is named here — no subfolder, revision or path of any kind.
 OPTIONS = {
-    "batch_size": Option(int, 1),
+    "batch_size": Option(int, 1, minimum=1),
     "device": Option(str, None),  # None: cuda where there is one, else cpu
     "threads": Option(int, None),  # torch's intra-op threads; None: torch's default
     "attn_implementation": Option(str, None),  # None: transformers' default for the model

@@ -75,7 +75,7 @@ OPTIONS = {
     "timeout_s": Option(float, 600.0),
     "api_key_env": Option(str, None),
     "check_prompt_tokens": Option(bool, True),
-    "batch_size": Option(int, 1),
+    "batch_size": Option(int, 1, minimum=1),
     "extra_body": Option(dict, None),
 }
 # Client keys that may sit in a server-mode manifest's engine.args next to the server's own

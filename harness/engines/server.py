@@ -68,8 +68,8 @@ def transformers_command(model_dir: str | Path, port: int, engine_spec: dict[str
     if engine_spec.get("version") != installed:
         raise version_mismatch("transformers", engine_spec.get("version"), installed)
     resolved = resolve_options("transformers", engine_spec.get("args"), {
-        "batch_size": Option(int, 1), "device": Option(str, "auto"), "attn_implementation": Option(str, None),
-        "continuous_batching": Option(bool, False)})
+        "batch_size": Option(int, 1, minimum=1), "device": Option(str, "auto"),
+        "attn_implementation": Option(str, None), "continuous_batching": Option(bool, False)})
     model = model or {}
     flags = {"dtype": model.get("dtype", "auto"), "device": resolved["device"],
              "attn_implementation": resolved["attn_implementation"],

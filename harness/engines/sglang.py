@@ -68,7 +68,7 @@ MIN_VERSION = (0, 5, 4)  # deterministic inference (0.5.3) and --sampling-defaul
 
 # engine.args of this engine, under SGLang's own ServerArgs names (see the mapping in the module docstring).
 OPTIONS = {
-    "batch_size": Option(int, 1),
+    "batch_size": Option(int, 1, minimum=1),
     "tp_size": Option(int, None),  # None: accelerator.count
     "context_length": Option(int, None),  # None: model.max_context_tokens
     "mem_fraction_static": Option(float, 0.8),

@@ -79,13 +79,14 @@ class Option:
 
     kind: type
     default: Any = None
+    minimum: int | None = None  # for a number: the smallest value that makes sense
 
 
 JSON_TYPE = {bool: "a boolean (true or false)", int: "an integer", float: "a number", str: "a string"}
 
 # engine.args of this engine, under vLLM's own EngineArgs names (see the mapping in the module docstring).
 OPTIONS = {
-    "batch_size": Option(int, 1),
+    "batch_size": Option(int, 1, minimum=1),
     "batch_invariant": Option(bool, None),  # None: on in server mode, off offline
     "tensor_parallel_size": Option(int, None),  # None: accelerator.count
     "max_model_len": Option(int, None),  # None: model.max_context_tokens
@@ -123,6 +124,8 @@ def resolve_options(engine: str, args: dict[str, Any] | None, options: dict[str,
         if option is not None and not _is_json_type(value, option.kind):
             problems.append(f"engine/args/{key}: {value!r} is not {JSON_TYPE[option.kind]} — write {key} as "
                             f"{JSON_TYPE[option.kind]}")
+        elif option is not None and option.minimum is not None and value < option.minimum:
+            problems.append(f"engine/args/{key}: {value!r} is below {option.minimum} — use at least {option.minimum}")
     if problems:
         raise InputError(*problems)
     return {key: args.get(key, option.default) for key, option in options.items()}

@@ -24,3 +24,46 @@ def test_an_engine_arg_outside_the_allow_list_is_refused_by_validate_and_run(pro
         assert result.returncode == 2, (command, result.stderr[-2000:])
         assert f"engine/args/{key}" in result.stderr
     assert not list((tmp_path / "run").glob("samples/*.jsonl"))
+
+
+def _write(project, name: str, text: str):
+    path = project / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("edit", ["nan", "deep", "seed", "batch_size", "batch_size_zero"])
+def test_malformed_manifests_exit_2_never_3(project, edit):
+    lite = (project / "loombench-lite.json").read_text()
+    data = json.loads(lite)
+    if edit == "nan":
+        text = lite.replace('"temperature": 0.0', '"temperature": NaN', 1)
+        assert text != lite
+    elif edit == "deep":
+        text = "[" * 100_000 + "]" * 100_000
+    elif edit == "seed":
+        data["defaults"]["generation"]["seed"] = 2**64
+        text = json.dumps(data)
+    else:
+        data["engine"]["args"]["batch_size"] = -1 if edit == "batch_size" else 0
+        text = json.dumps(data)
+    result = loomctl("validate", str(_write(project, f"{edit}.json", text)))
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_corrupt_run_directory_given_to_score_is_exit_2(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "manifest.json").write_text("{")
+    result = loomctl("score", str(run))
+    assert result.returncode == 2 and "manifest.json: not valid JSON" in result.stderr, result.stderr[-2000:]
+
+
+def test_out_over_a_plain_file_is_exit_2(project, tmp_path):
+    plain = tmp_path / "plain"
+    plain.write_text("hi\n")
+    manifest = small_manifest(project, SHIPPED_MODEL, tasks=("niah_single",), lengths=(256,), per_length=1)
+    result = loomctl("run", str(manifest), "--out", str(plain))
+    assert result.returncode == 2 and "is a file, not a folder" in result.stderr, result.stderr[-2000:]
+    assert plain.read_text() == "hi\n"
