@@ -59,11 +59,19 @@ def combined_sha256(file_digests: dict[str, str]) -> str:
 
 
 class HashCache:
-    """sha256 of files keyed by absolute path, size and mtime (ns), kept in one JSON file."""
+    """sha256 of files keyed by absolute path, device, inode, size, mtime and ctime (ns), kept in one
+    JSON file. mtime alone can be set back by anyone who rewrites a file (``touch -d``, ``os.utime``);
+    the inode change time cannot — the kernel sets it on every write — so a file rewritten in place
+    and given back its size and mtime is hashed again. The trade-off: a chmod, chown or link also
+    changes ctime and costs one re-hash. ``LOOMCTL_HASH_CACHE=off`` hashes every byte every time
+    (audits)."""
 
     def __init__(self, path: Path | None = None):
         base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-        self.path = path or Path(os.environ.get("LOOMCTL_HASH_CACHE", base / "loomctl" / "file-hashes.json"))
+        configured = os.environ.get("LOOMCTL_HASH_CACHE")
+        self.enabled = path is not None or configured != "off"
+        self.path = path or Path(configured if configured and configured != "off"
+                                 else base / "loomctl" / "file-hashes.json")
         try:
             self._entries: dict[str, Any] = json.loads(self.path.read_text())
         except (OSError, ValueError):
@@ -73,16 +81,19 @@ class HashCache:
     def sha256(self, path: Path) -> str:
         stat = path.stat()
         key = str(path.resolve())
+        identity = {"dev": stat.st_dev, "ino": stat.st_ino, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                    "ctime_ns": stat.st_ctime_ns}
         entry = self._entries.get(key)
-        if entry and entry["size"] == stat.st_size and entry["mtime_ns"] == stat.st_mtime_ns:
+        if self.enabled and entry and all(entry.get(k) == v for k, v in identity.items()):
             return entry["sha256"]
         digest = file_sha256(path)
-        self._entries[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest}
-        self._dirty = True
+        if self.enabled:
+            self._entries[key] = {**identity, "sha256": digest}
+            self._dirty = True
         return digest
 
     def save(self) -> None:
-        if not self._dirty:
+        if not self._dirty or not self.enabled:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=self.path.parent, delete=False, suffix=".tmp") as handle:
@@ -100,8 +111,15 @@ MODEL_FILE_PATTERNS = (
 
 
 def model_files(model_dir: Path) -> list[Path]:
+    """The files that make the model, sorted; a link among them that leads out of ``model_dir`` is refused
+    (what is hashed must be what the folder holds)."""
     files = [p for p in model_dir.rglob("*") if p.is_file() and not any(part.startswith(".") for part in
                                                                          p.relative_to(model_dir).parts)]
+    inside = model_dir.resolve()
+    for p in files:
+        if p.is_symlink() and not p.resolve().is_relative_to(inside):
+            raise InputError(f"model/files: {p.relative_to(model_dir)} is a link to {p.resolve()}, outside the model "
+                             "folder — copy the file into the folder (what is pinned is what the folder holds)")
     chosen = sorted(p for p in files if any(fnmatch(p.name, pat) for pat in MODEL_FILE_PATTERNS))
     if not chosen:
         raise InputError(f"model/path: no weight, tokenizer or config files in {model_dir} — "

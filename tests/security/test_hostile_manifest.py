@@ -4,6 +4,8 @@ allow-list, so no argument can load weights other than the pinned ones."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 
 import pytest
 
@@ -67,3 +69,31 @@ def test_out_over_a_plain_file_is_exit_2(project, tmp_path):
     result = loomctl("run", str(manifest), "--out", str(plain))
     assert result.returncode == 2 and "is a file, not a folder" in result.stderr, result.stderr[-2000:]
     assert plain.read_text() == "hi\n"
+
+
+def test_weights_rewritten_in_place_with_size_and_mtime_restored_are_hashed_again(tmp_path):
+    from harness.hashing import HashCache, file_sha256
+
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"A" * 4096)
+    cache = HashCache(tmp_path / "hashes.json")
+    first = cache.sha256(weights)
+    stat = weights.stat()
+    weights.write_bytes(b"B" * 4096)
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert weights.stat().st_size == stat.st_size and weights.stat().st_mtime_ns == stat.st_mtime_ns
+    assert cache.sha256(weights) == file_sha256(weights) != first
+
+
+def test_a_weights_file_linked_from_outside_the_model_folder_is_refused(tmp_path):
+    from harness.errors import InputError
+    from harness.hashing import model_files
+
+    model = tmp_path / "model"
+    shutil.copytree(SHIPPED_MODEL, model)
+    outside = tmp_path / "evil.safetensors"
+    outside.write_bytes((model / "model.safetensors").read_bytes())
+    (model / "model.safetensors").unlink()
+    (model / "model.safetensors").symlink_to(outside)
+    with pytest.raises(InputError, match="outside the model folder"):
+        model_files(model)
