@@ -9,6 +9,7 @@ each end of the raw prompt before the chat template and reserves nothing (see sh
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,38 +20,87 @@ from harness.tokenizer import ModelTokenizer
 
 
 @cache
-def _environment():
+def _environment(chat: bool = False):
     from jinja2 import StrictUndefined
+
+    _Bounded = _bounded_environment_class()
+    # No loader: templates cannot include or import files. The sandbox refuses attribute access to
+    # Python internals (__class__, __globals__, ...) and the immutable variant refuses mutation. A
+    # prompt template gets no globals either: range, lipsum, cycler, joiner and dict are what lets a
+    # template spin or grow without bound (nested range, lipsum(n=10**7)), and it needs only the
+    # sample's fields, filters, set and macro. A model's chat template keeps Jinja's usual globals
+    # (they are written for them: namespace, range — capped by the sandbox at 100,000 items). Every
+    # rendering's output and time are bounded (``render``).
+    environment = _Bounded(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    if not chat:
+        environment.globals.clear()
+    return environment
+
+
+def _bounded_environment_class():
+    from jinja2.exceptions import SecurityError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    # No loader: templates cannot include or import files. The sandbox refuses attribute access to
-    # Python internals (__class__, __globals__, ...) and the immutable variant refuses mutation.
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
-                                         keep_trailing_newline=False)
+    class Bounded(ImmutableSandboxedEnvironment):
+        """The sandbox, with ``*`` and ``**`` checked: a string or list repeated past the output bound,
+        or a power too large to compute, is refused before it is computed."""
+
+        intercepted_binops = frozenset(["*", "**"])
+
+        def call_binop(self, context, operator, left, right):
+            if operator == "*":
+                for seq, times in ((left, right), (right, left)):
+                    if isinstance(seq, (str, list, tuple)) and isinstance(times, int) \
+                            and len(seq) * times > MAX_RENDER_CHARS:
+                        raise SecurityError(f"repeating a sequence {times} times exceeds the output bound")
+            if operator == "**" and isinstance(right, int) and abs(right) > 4096:
+                raise SecurityError(f"an exponent of {right} is too large")
+            return super().call_binop(context, operator, left, right)
+
+    return Bounded
 
 
 @cache
-def _compile(template: str):
+def _compile(template: str, chat: bool = False):
     from jinja2 import TemplateError
 
     try:
-        return _environment().from_string(template)
+        return _environment(chat).from_string(template)
     except TemplateError as exc:
         raise InputError(f"prompt/template: does not compile ({exc}) — fix the Jinja2 syntax") from None
 
 
-def render(template: str, variables: dict[str, Any]) -> str:
+def render(template: str, variables: dict[str, Any], chat: bool = False) -> str:
     from jinja2 import TemplateError
     from jinja2.exceptions import SecurityError
 
     try:
-        return _compile(template).render(**variables)
+        return _bounded(_compile(template, chat).generate(**variables))
     except SecurityError as exc:
         raise InputError(f"prompt/template: refused by the sandbox ({exc}) — templates may only use the "
                          "sample's fields") from None
     except (TemplateError, TypeError) as exc:  # TypeError: include/import with no loader (no file access)
         raise InputError(f"prompt/template: cannot be rendered ({exc}) — use only the sample's fields; templates "
                          "cannot read files") from None
+
+
+# A rendered prompt is the sample's text and some instructions: far below this (the longest official
+# contexts are a few MB); a template that grows past it, or renders past the time budget, is refused.
+MAX_RENDER_CHARS = 64 * 2**20
+MAX_RENDER_SECONDS = 30.0
+
+
+def _bounded(chunks) -> str:
+    out, size, deadline = [], 0, time.monotonic() + MAX_RENDER_SECONDS
+    for chunk in chunks:
+        out.append(chunk)
+        size += len(chunk)
+        if size > MAX_RENDER_CHARS:
+            raise InputError(f"prompt/template: renders past {MAX_RENDER_CHARS} characters — a prompt template "
+                             "holds the sample's fields and instructions, not generated text")
+        if time.monotonic() > deadline:
+            raise InputError(f"prompt/template: renders for more than {MAX_RENDER_SECONDS:.0f} s — simplify it")
+    return "".join(out)
 
 
 def chat_template_text(model_dir: str | Path) -> str:
@@ -81,7 +131,8 @@ def chat_prompt(chat_template: str, text: str, system: str | None = None,
     """``text`` as the one user message (after an optional system message) through a chat template,
     ready for the assistant's reply."""
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
-    return render(chat_template, {"messages": messages, "add_generation_prompt": True, **dict(special_tokens)})
+    return render(chat_template, {"messages": messages, "add_generation_prompt": True, **dict(special_tokens)},
+                  chat=True)
 
 
 @dataclass(frozen=True)
@@ -170,9 +221,12 @@ class PromptBuilder:
 
 def template_floor_tokens(template: str, tokenizer: ModelTokenizer) -> int:
     """Tokens of the template's own text, every field empty: no sample can need fewer."""
-    from jinja2 import ChainableUndefined
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from jinja2 import ChainableUndefined, TemplateError
 
     # Chainable: ``options[0]`` or ``sample.title`` of an empty field is empty too, not an error.
-    env = ImmutableSandboxedEnvironment(undefined=ChainableUndefined, autoescape=False)
-    return tokenizer.count(env.from_string(template).render())
+    env = _bounded_environment_class()(undefined=ChainableUndefined, autoescape=False)
+    env.globals.clear()  # as for rendering (``_environment``)
+    try:
+        return tokenizer.count(_bounded(env.from_string(template).generate()))
+    except TemplateError as exc:
+        raise InputError(f"prompt/template: cannot be rendered ({exc}) — use only the sample's fields") from None

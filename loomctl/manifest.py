@@ -8,7 +8,9 @@ functions here. Problems are reported all at once as ``path/in/manifest: what �
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -237,10 +239,30 @@ def resolve_path(manifest: Manifest, relative: str, where: str) -> Path:
     return path
 
 
+MAX_TEMPLATE_BYTES = 2**20
+
+
 def template_text(manifest: Manifest, prompt: dict[str, Any], where: str) -> str:
     if "template" in prompt:
         return prompt["template"]
-    return resolve_path(manifest, prompt["template_file"], f"{where}/template_file").read_text(encoding="utf-8")
+    path = resolve_path(manifest, prompt["template_file"], f"{where}/template_file")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block the open
+    except OSError as exc:
+        raise InputError(f"{where}/template_file: {prompt['template_file']!r} cannot be read ({exc.strerror}) — "
+                         "point it at a template file under the manifest's folder") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{where}/template_file: {prompt['template_file']!r} is not a regular file — point it "
+                             "at a template file")
+        if info.st_size > MAX_TEMPLATE_BYTES:
+            raise InputError(f"{where}/template_file: {prompt['template_file']!r} is {info.st_size} bytes, more than "
+                             f"a prompt template's {MAX_TEMPLATE_BYTES} — point it at a template")
+        try:
+            return handle.read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(f"{where}/template_file: {prompt['template_file']!r} is not UTF-8") from None
 
 
 def semantic_problems(manifest: Manifest) -> list[str]:

@@ -9,6 +9,7 @@ import shutil
 
 import pytest
 
+from harness.hashing import sha256_text
 from tests.conftest import SHIPPED_MODEL
 from tests.helpers import loomctl, small_manifest
 
@@ -97,3 +98,38 @@ def test_a_weights_file_linked_from_outside_the_model_folder_is_refused(tmp_path
     (model / "model.safetensors").symlink_to(outside)
     with pytest.raises(InputError, match="outside the model folder"):
         model_files(model)
+
+
+@pytest.mark.parametrize("template", [
+    "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}{{ context }}",
+    "{{ lipsum(n=10000000) }}{{ context }}",
+    "{% set s = context ~ context %}{% for i in [1,2,3,4,5,6,7,8,9,10] %}{{ s * 100000000 }}{% endfor %}",
+])
+def test_a_template_that_spins_or_grows_is_refused_quickly(project, tmp_path, template):
+    import time
+
+    manifest = small_manifest(project, SHIPPED_MODEL, tasks=("niah_single",), lengths=(256,), per_length=1)
+    data = json.loads(manifest.read_text())
+    task = data["benchmarks"][0]["tasks"][0]
+    (project / "templates" / "evil.j2").write_text(template)
+    task["prompt"].update({"template_file": "templates/evil.j2", "sha256": sha256_text(template)})
+    manifest.write_text(json.dumps(data, indent=2))
+    started = time.monotonic()
+    for command in (["validate", str(manifest)], ["run", str(manifest), "--out", str(tmp_path / "run")]):
+        result = loomctl(*command, timeout=120)
+        assert result.returncode in (0, 2) if command[0] == "validate" else result.returncode == 2, result.stderr[-2000:]
+        assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert time.monotonic() - started < 60
+    assert not list((tmp_path / "run").glob("samples/*.jsonl")) or \
+        not (tmp_path / "run" / "samples" / "niah_single.jsonl").read_text()
+
+
+def test_a_fifo_as_template_file_is_refused_not_waited_on(project):
+    manifest = small_manifest(project, SHIPPED_MODEL, tasks=("niah_single",), lengths=(256,), per_length=1)
+    data = json.loads(manifest.read_text())
+    os.mkfifo(project / "templates" / "fifo.j2")
+    data["benchmarks"][0]["tasks"][0]["prompt"]["template_file"] = "templates/fifo.j2"
+    manifest.write_text(json.dumps(data, indent=2))
+    for command in (["validate"], ["pin", "--check"], ["run", "--out", str(project / "run")]):
+        result = loomctl(command[0], str(manifest), *command[1:], timeout=60)  # a blocked open would time out
+        assert result.returncode == 2 and "templates/fifo.j2" in result.stderr, (command, result.stderr[-2000:])
