@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from harness.errors import EXIT_CHECK_FAILED, EXIT_INVALID_INPUT, EXIT_RUNTIME_FAILURE, LoomError
+from harness.errors import EXIT_CHECK_FAILED, EXIT_INVALID_INPUT, EXIT_RUNTIME_FAILURE, InputError, LoomError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -47,6 +47,29 @@ def contract(fn):
                 raise
             _err(f"internal error: {type(exc).__name__}: {exc} — rerun with LOOMCTL_DEBUG=1 and report it")
             raise typer.Exit(EXIT_RUNTIME_FAILURE) from None
+
+    return wrapper
+
+
+# What a run directory that was not written by loomctl (or was edited) raises in the code that reads
+# it: a missing key, a value of the wrong type or shape, an empty list where one is divided by.
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError, ArithmeticError)
+
+
+def reads_received(fn):
+    """For the commands that read run directories others send (verify, diff, report, score, audit):
+    a run directory whose files have the wrong shape is invalid input (exit 2, naming what broke),
+    not an internal error. LOOMCTL_DEBUG=1 shows the traceback."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MALFORMED as exc:
+            if os.environ.get("LOOMCTL_DEBUG"):
+                raise
+            raise InputError(f"run directory: malformed ({type(exc).__name__}: {str(exc)[:160]}) — it was not "
+                             "written by this loomctl or was edited; ask its author for the original files") from None
 
     return wrapper
 
@@ -233,6 +256,7 @@ def run(
 
 @app.command()
 @contract
+@reads_received
 def score(run_dir: Annotated[Path, typer.Argument(help="run directory", show_default=False)]) -> None:
     """Re-score a run from its records alone (no model needed) and rewrite its scores.json."""
     from harness.run import score_run
@@ -304,6 +328,7 @@ def judge(
 
 @app.command()
 @contract
+@reads_received
 def diff(
     new: Annotated[Path, typer.Argument(help="new run directory (or scores.json)", show_default=False)],
     golden: Annotated[Path, typer.Argument(help="golden run directory (or scores.json)", show_default=False)],
@@ -332,6 +357,7 @@ def diff(
 
 @app.command()
 @contract
+@reads_received
 def verify(
     run_dir: Annotated[Path, typer.Argument(help="run directory to check", show_default=False)],
     model_dir: Annotated[Optional[Path], typer.Option("--model-dir", help="also check against the model's tokenizer")] = None,
@@ -351,6 +377,7 @@ def verify(
 
 @app.command()
 @contract
+@reads_received
 def audit(
     claims: Annotated[Path, typer.Argument(help="claims file (golden/claims/*.json)", show_default=False)],
     run_dirs: Annotated[list[Path], typer.Argument(help="run directories", show_default=False)],
@@ -368,6 +395,7 @@ def audit(
 
 @app.command()
 @contract
+@reads_received
 def report(
     run_dir: Annotated[Path, typer.Argument(help="run directory", show_default=False)],
     output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write")] = Path("report.html"),
