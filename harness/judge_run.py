@@ -148,7 +148,12 @@ def _judge_dir(name: str, spec: dict[str, Any], root: Path, judge_dirs: dict[str
     if name in judge_dirs:
         model_dir = judge_dirs[name]
     elif spec.get("path"):
+        # The judge's path comes from a run directory's effective manifest, which may come from anyone:
+        # it must stay inside --root, as a manifest's relative paths do.
         model_dir = root / spec["path"]
+        if not model_dir.resolve().is_relative_to(root.resolve()):
+            raise InputError(f"judges/{name}/path: {spec['path']!r} leads out of the manifest's folder {root} — a "
+                             f"judge's path is relative to it and stays inside; or pass --judge {name}=DIR")
     else:
         raise InputError(f"judges/{name}/path: no local folder for judge {spec.get('id')!r} — set judges.{name}.path "
                          f"(relative to the manifest) or pass --judge {name}=DIR")

@@ -133,3 +133,18 @@ def test_a_fifo_as_template_file_is_refused_not_waited_on(project):
     for command in (["validate"], ["pin", "--check"], ["run", "--out", str(project / "run")]):
         result = loomctl(command[0], str(manifest), *command[1:], timeout=60)  # a blocked open would time out
         assert result.returncode == 2 and "templates/fifo.j2" in result.stderr, (command, result.stderr[-2000:])
+
+
+def test_a_judge_path_from_a_received_run_directory_cannot_leave_the_root(tmp_path):
+    from harness.errors import InputError
+    from harness.judge_run import _judge_dir
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "config.json").write_text("{}")
+    with pytest.raises(InputError, match="leads out of the manifest's folder"):
+        _judge_dir("nli", {"id": "x", "path": "../outside"}, root, {})
+    (root / "link").symlink_to(outside)
+    with pytest.raises(InputError, match="leads out of the manifest's folder"):
+        _judge_dir("nli", {"id": "x", "path": "link"}, root, {})
