@@ -231,12 +231,15 @@ def resolve_revisions(manifest: mf.Manifest) -> list[Pin]:
     except ImportError:
         raise InputError("pin --resolve: needs huggingface_hub — pip install 'loomctl[hub]'") from None
     api, pins, problems = HfApi(), [], []
+    # A hub that accepts the connection and never answers must not hold the command: every request has
+    # a connect and read timeout (LOOMCTL_HUB_TIMEOUT seconds, default 30).
+    timeout = float(os.environ.get("LOOMCTL_HUB_TIMEOUT") or 30)
     for keys, kind, repo in wanted:
         try:
-            info = api.dataset_info(repo) if kind == "dataset" else api.model_info(repo)
+            info = api.dataset_info(repo, timeout=timeout) if kind == "dataset" else api.model_info(repo, timeout=timeout)
             pins.append(Pin(keys, info.sha))
-        except Exception as exc:  # offline mode, no network, unknown repo: all mean "not resolvable here"
-            problems.append(f"{'/'.join(map(str, keys))}: cannot resolve {repo} on the hub "
+        except Exception as exc:  # offline mode, no network, unknown repo, timeout: "not resolvable here"
+            problems.append(f"{'/'.join(map(str, keys))}: cannot resolve {repo} on the hub at {api.endpoint} "
                             f"({type(exc).__name__}: {str(exc)[:120]}) — run `loomctl pin --resolve` where the hub "
                             "is reachable, or fill the 40-hex commit by hand from the repo's history")
     if problems:

@@ -148,3 +148,32 @@ def test_a_judge_path_from_a_received_run_directory_cannot_leave_the_root(tmp_pa
     (root / "link").symlink_to(outside)
     with pytest.raises(InputError, match="leads out of the manifest's folder"):
         _judge_dir("nli", {"id": "x", "path": "link"}, root, {})
+
+
+def test_a_hub_that_accepts_and_never_answers_is_a_timeout_naming_the_endpoint(tmp_path):
+    """`pin --resolve` against a silent hub: exit 2 within the timeout, the endpoint named."""
+    import socket
+    import threading
+    import time
+
+    from tests.conftest import ROOT
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held = []
+    threading.Thread(target=lambda: [held.append(server.accept()) for _ in range(8)], daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.getsockname()[1]}"
+    data = json.loads((ROOT / "manifests" / "loombench-v1.json").read_text())
+    project = tmp_path / "manifests"
+    shutil.copytree(ROOT / "manifests", project, ignore=shutil.ignore_patterns("models"))
+    hub_task = next(t for b in data["benchmarks"] for t in b["tasks"] if t["dataset"].get("source") == "hub")
+    hub_task["dataset"]["revision"] = None
+    (project / "v1.json").write_text(json.dumps(data, indent=2))
+    env = {**os.environ, "HF_ENDPOINT": endpoint, "LOOMCTL_HUB_TIMEOUT": "2", "HF_HUB_OFFLINE": "0"}
+    started = time.monotonic()
+    result = loomctl("pin", str(project / "v1.json"), "--resolve", env=env, timeout=120)
+    assert time.monotonic() - started < 60
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert endpoint in result.stderr
+    server.close()
