@@ -44,13 +44,29 @@ def _read_local(path: Path, fmt: str | None) -> list[dict[str, Any]]:
 
         return pq.read_table(path).to_pylist()
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"dataset.path: {path}:{line_no}: not JSON ({exc.msg}) — fix the file") from None
+
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not a JSON number")
+
+    try:
+        with path.open(encoding="utf-8") as handle:  # lines as text mode splits them, as always
+            lines = list(handle)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"dataset.path: {path}: not UTF-8 (byte {exc.start}) — save the file as UTF-8 JSON lines") \
+            from None
+    for line_no, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                row = json.loads(line, parse_constant=refuse)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"dataset.path: {path}:{line_no}: not JSON ({exc.msg}) — fix the file") from None
+            except (ValueError, RecursionError) as exc:
+                raise InputError(f"dataset.path: {path}:{line_no}: not plain JSON ({str(exc)[:80]}) — fix the file") \
+                    from None
+            if not isinstance(row, dict):
+                raise InputError(f"dataset.path: {path}:{line_no}: a {type(row).__name__}, not an object — one JSON "
+                                 "object per line")
+            rows.append(row)
     return rows
 
 

@@ -177,3 +177,14 @@ def test_a_hub_that_accepts_and_never_answers_is_a_timeout_naming_the_endpoint(t
     assert result.returncode == 2, result.stderr[-2000:]
     assert endpoint in result.stderr
     server.close()
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe not utf-8\n", b"[1, 2, 3]\n", b'{"context": NaN}\n', b'"text"\n'])
+def test_local_data_that_is_not_json_objects_is_exit_2(tmp_path, content):
+    from harness.data.loaders import _read_local
+    from harness.errors import InputError
+
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match="dataset.path"):
+        _read_local(path, None)
