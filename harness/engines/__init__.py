@@ -46,7 +46,8 @@ class EngineRow:
     row here plus its own module (and, for a new image, its flavour and lock under images/).
 
     - ``target``: ``"module:Class"`` of the engine, imported on first use.
-    - ``takes_accelerator``: whether the constructor takes the pinned accelerator (tensor parallelism).
+    - ``takes_accelerator``: whether the constructor takes the pinned accelerator (tensor parallelism;
+      the CPU's thread count).
     - ``server``: ``"module:function"`` building the command line that serves a model with this engine
       (``engine.mode: "server"``), or None where it has no server of its own.
     - ``health_path``: the path that answers 200 once the served model is loaded.
@@ -65,7 +66,7 @@ class EngineRow:
 
 
 ENGINES = {
-    "transformers": EngineRow("harness.engines.hf:TransformersEngine",
+    "transformers": EngineRow("harness.engines.hf:TransformersEngine", takes_accelerator=True,
                               server="harness.engines.server:transformers_command", health_path="/health",
                               client_defaults=(("prompt_format", "text"),), options="harness.engines.hf:OPTIONS"),
     "vllm": EngineRow("harness.engines.vllm:VLLMEngine", takes_accelerator=True,

@@ -40,7 +40,8 @@ OPTIONS = {
 class TransformersEngine:
     name = "transformers"
 
-    def __init__(self, spec: dict[str, Any], model: dict[str, Any], model_dir: str):
+    def __init__(self, spec: dict[str, Any], model: dict[str, Any], model_dir: str,
+                 accelerator: dict[str, Any] | None = None):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -52,8 +53,11 @@ class TransformersEngine:
         args = resolve_options("transformers", spec.get("args"), OPTIONS)
         self.batch_size = args["batch_size"]
         device = args["device"] or ("cuda" if torch.cuda.is_available() else "cpu")
-        if args["threads"]:
-            torch.set_num_threads(args["threads"])
+        # torch's intra-op threads: engine.args.threads, else the pinned CPU accelerator's threads.
+        threads = args["threads"] or ((accelerator or {}).get("threads") if (accelerator or {}).get("kind") == "cpu"
+                                      else None)
+        if threads:
+            torch.set_num_threads(int(threads))
         loading = {"attn_implementation": args["attn_implementation"]} if args["attn_implementation"] else {}
         trust = bool(model.get("trust_remote_code", False))
         config = json.loads((Path(model_dir) / "config.json").read_text())

@@ -188,3 +188,14 @@ def test_local_data_that_is_not_json_objects_is_exit_2(tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(InputError, match="dataset.path"):
         _read_local(path, None)
+
+
+def test_the_pinned_cpu_threads_are_applied(project, tmp_path):
+    """accelerator.threads is not only recorded: torch runs with that many threads (environment.json)."""
+    manifest = small_manifest(project, SHIPPED_MODEL, tasks=("niah_single",), lengths=(256,), per_length=1)
+    data = json.loads(manifest.read_text())
+    data["accelerator"]["threads"] = 1
+    manifest.write_text(json.dumps(data, indent=2))
+    result = loomctl("run", str(manifest), "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((tmp_path / "run" / "environment.json").read_text())["torch_threads"] == 1
