@@ -392,14 +392,13 @@ def _dataset_problems(manifest: Manifest, task: TaskSpec) -> list[str]:
     at = f"{task.pointer}/dataset"
     ds = task.dataset
     if ds.get("source") == "generator":
-        from harness.data.synthetic import GENERATORS
+        from harness.data.synthetic import GENERATORS, param_problems
 
         if ds.get("generator") not in GENERATORS:
             return [f"{at}/generator: unknown generator {ds.get('generator')!r} — use one of {sorted(GENERATORS)}"]
-        unknown = set(_as_dict(ds.get("params"))) - set(GENERATORS[ds["generator"]].defaults)
-        if unknown:
-            return [f"{at}/params: unknown parameter(s) {sorted(unknown)} — allowed: "
-                    f"{sorted(GENERATORS[ds['generator']].defaults)}"]
+        problems = param_problems(ds["generator"], ds.get("params", {}))
+        if problems:
+            return [f"{at}/{problem.replace('params.', 'params/', 1)}" for problem in problems]
     if ds.get("source") == "local" and isinstance(ds.get("path"), str):
         try:
             if not resolve_path(manifest, ds["path"], f"{at}/path").is_file():

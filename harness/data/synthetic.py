@@ -26,6 +26,7 @@ counts the whole prompt and the answer). What differs from the official generato
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import string
@@ -750,6 +751,54 @@ def generator_version(name: str) -> str:
     return f"{GENERATORS[name].version}+h{haystack.HAYSTACK_VERSION}"
 
 
+# Bounds on what a generator is asked for: a context of at most 4M tokens (RULER's longest is 1M), at
+# most 100,000 samples per cell, other counts at most 4M.
+MAX_LENGTH_TOKENS = 4 * 2**20
+MAX_COUNT = 100_000
+
+
+def param_problems(name: str, params: Any) -> list[str]:
+    """``dataset.params`` of generator ``name`` checked against the types of its defaults and sane bounds
+    (one ``params.KEY: ... — ...`` line each), so a wrong type is invalid input and a huge request is
+    refused before anything is generated."""
+    gen = GENERATORS[name]
+    if not isinstance(params, dict):
+        return ["params: not an object — give the generator's parameters as a JSON object"]
+    problems = [f"params: unknown parameter(s) {sorted(set(params) - set(gen.defaults))} — allowed: "
+                f"{sorted(gen.defaults)}"] if set(params) - set(gen.defaults) else []
+    for key, value in params.items():
+        default = gen.defaults.get(key, value)
+        if isinstance(default, bool) or key not in gen.defaults:
+            continue
+        if isinstance(default, list):
+            item = float if key == "depths" else int
+            good = isinstance(value, list) and value and all(
+                isinstance(v, (int, float) if item is float else int) and not isinstance(v, bool) for v in value)
+            if not good:
+                problems.append(f"params.{key}: {json.dumps(value)[:60]} is not a non-empty list of "
+                                f"{'numbers' if item is float else 'integers'}")
+            elif key == "depths" and not all(0 <= v <= 1 for v in value):
+                problems.append(f"params.{key}: depths are fractions of the context, from 0 to 1")
+            elif key == "lengths" and not all(0 < v <= MAX_LENGTH_TOKENS for v in value):
+                problems.append(f"params.{key}: context lengths run from 1 to {MAX_LENGTH_TOKENS} tokens")
+        elif isinstance(default, int):
+            top = MAX_COUNT if key.startswith(("samples_per", "num_samples")) else MAX_LENGTH_TOKENS
+            # -1 (or 0) is "derive it" for some parameters (vocab_size)
+            if not isinstance(value, int) or isinstance(value, bool) or not -1 <= value <= top:
+                problems.append(f"params.{key}: {json.dumps(value)[:60]} is not an integer from -1 to {top}")
+        elif isinstance(default, float):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) \
+                    or not 0 <= value <= MAX_COUNT:
+                problems.append(f"params.{key}: {json.dumps(value)[:60]} is not a number from 0 to {MAX_COUNT}")
+        elif isinstance(default, str) or default is None:
+            if value is not None and not isinstance(value, str):
+                problems.append(f"params.{key}: {json.dumps(value)[:60]} is not a string")
+    for key, allowed in _CHOICES.items():
+        if key in params and isinstance(params[key], str) and params[key] not in allowed:
+            problems.append(f"params.{key}: {params[key]!r} is not one of {list(allowed)} — use one of them")
+    return problems
+
+
 def generate(name: str, version: str, seed: int, params: dict[str, Any], tokenizer: TokenCounter) -> list[Sample]:
     """Generate a dataset; refuses a version other than the code's so a pin never silently drifts."""
     if name not in GENERATORS:
@@ -761,10 +810,9 @@ def generate(name: str, version: str, seed: int, params: dict[str, Any], tokeniz
             f"version {current!r} — regenerate the pins with `loomctl pin`, or use the harness "
             f"release that produced the pinned data")
     gen = GENERATORS[name]
-    unknown = set(params) - set(gen.defaults)
-    if unknown:
-        raise InputError(f"dataset.params: unknown parameter(s) {sorted(unknown)} for generator "
-                         f"{name!r} — allowed: {sorted(gen.defaults)}")
+    problems = param_problems(name, params)
+    if problems:
+        raise InputError(*[f"dataset.{problem}" for problem in problems])
     full = {**gen.defaults, **params}
     for key, allowed in _CHOICES.items():
         if key in full and full[key] not in allowed:

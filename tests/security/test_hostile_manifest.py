@@ -199,3 +199,21 @@ def test_the_pinned_cpu_threads_are_applied(project, tmp_path):
     result = loomctl("run", str(manifest), "--out", str(tmp_path / "run"))
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads((tmp_path / "run" / "environment.json").read_text())["torch_threads"] == 1
+
+
+@pytest.mark.parametrize("key, value", [("lengths", ["a"]), ("lengths", "x"), ("samples_per_length", "4"),
+                                        ("lengths", [1e9]), ("lengths", [10**9]), ("num_keys", True)])
+def test_generator_params_of_the_wrong_type_or_size_are_exit_2_before_generating(project, key, value):
+    import time
+
+    data = json.loads((project / "loombench-lite.json").read_text())
+    task = next(t for b in data["benchmarks"] for t in b["tasks"] if t["id"] == "niah_multikey")
+    task["dataset"]["params"][key] = value
+    path = project / "gen.json"
+    path.write_text(json.dumps(data, indent=2))
+    started = time.monotonic()
+    for command in (["validate"], ["pin", "--check"]):
+        result = loomctl(command[0], str(path), *command[1:], timeout=120)
+        assert result.returncode == 2, (command, result.stderr[-2000:])
+        assert f"dataset/params/{key}" in result.stderr
+    assert time.monotonic() - started < 60
