@@ -217,3 +217,19 @@ def test_generator_params_of_the_wrong_type_or_size_are_exit_2_before_generating
         assert result.returncode == 2, (command, result.stderr[-2000:])
         assert f"dataset/params/{key}" in result.stderr
     assert time.monotonic() - started < 60
+
+
+def test_auto_map_in_the_tokenizer_config_is_refused_without_trust_remote_code(tmp_path):
+    from harness.engines.hf import TransformersEngine
+    from harness.errors import InputError
+
+    model = tmp_path / "model"
+    shutil.copytree(SHIPPED_MODEL, model)
+    config = json.loads((model / "tokenizer_config.json").read_text())
+    config["auto_map"] = {"AutoTokenizer": ["evil.EvilTokenizer", None]}
+    (model / "tokenizer_config.json").write_text(json.dumps(config))
+    import transformers
+
+    spec = {"name": "transformers", "version": transformers.__version__, "args": {"device": "cpu"}}
+    with pytest.raises(InputError, match="tokenizer_config.json has auto_map"):
+        TransformersEngine(spec, {"dtype": "float32", "trust_remote_code": False}, str(model))
