@@ -67,8 +67,6 @@ def judged_citeeval_run(project: Path, tmp_path: Path, out: Path, before=lambda:
     lite suite's CPU image, with a pinned tiny NLI judge and one answer that cites (so the judge has
     claims to check); returns the manifest's data (``project / "judged.json"``). ``before`` runs after
     the models are in place (the container tests make them readable to the image's user)."""
-    from harness.run import score_run
-
     shutil.copytree(SHIPPED_MODEL, project / "models" / "tiny-loom")
     nli = build_nli_model(project / "models" / "tiny-nli")
     before()
@@ -85,12 +83,19 @@ def judged_citeeval_run(project: Path, tmp_path: Path, out: Path, before=lambda:
     result = loomctl("run", str(manifest), "--model", str(project / "models" / "tiny-loom"), "--fixtures",
                      str(ROOT / "tests" / "data" / "loombench"), "--limit", "2", "--out", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
-    records = out / "samples" / f"{CITEEVAL_TASK}.jsonl"
+    cite_and_rescore(out)
+    return data
+
+
+def cite_and_rescore(run_dir: Path) -> None:
+    """The second L-CiteEval answer made one that cites (so the NLI judge has claims to check), re-scored."""
+    from harness.run import score_run
+
+    records = run_dir / "samples" / f"{CITEEVAL_TASK}.jsonl"
     lines = [json.loads(line) for line in records.read_text().splitlines()]
     lines[1]["prediction"] = CITING_ANSWER
     records.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    score_run(out)
-    return data
+    score_run(run_dir)
 
 
 def read_json(path: Path) -> dict:
@@ -102,8 +107,6 @@ def judged(tmp_path_factory):
     """The run (one L-CiteEval and one LongWriter task, judges pinned to the tiny models), judged once
     with `loomctl judge`; the bytes of scores.json from before the judge pass."""
     import transformers
-
-    from harness.run import score_run
 
     base = tmp_path_factory.mktemp("judge")
     env = {**os.environ, "LOOMCTL_HASH_CACHE": str(base / "hashes.json"),
@@ -135,11 +138,7 @@ def judged(tmp_path_factory):
                      "transformers", "--fixtures", str(ROOT / "tests" / "data" / "loombench"), "--limit", "2",
                      "--allow-accelerator-mismatch", "--out", str(run_dir), env=env)
     assert result.returncode == 0, result.stderr[-3000:]
-    records_path = run_dir / "samples" / f"{CITEEVAL_TASK}.jsonl"
-    lines = [json.loads(line) for line in records_path.read_text().splitlines()]
-    lines[1]["prediction"] = CITING_ANSWER
-    records_path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    score_run(run_dir)
+    cite_and_rescore(run_dir)
     scores_before = (run_dir / "scores.json").read_bytes()
     result = loomctl("judge", str(run_dir), "--root", str(project), env=env)
     assert result.returncode == 0, result.stderr[-3000:]
