@@ -126,7 +126,12 @@ def load_samples(dataset: dict[str, Any], root: Path, tokenizer: Callable[[], An
     if source == "generator":
         return _finish(_generated(dataset, tokenizer(), reuse_generated), dataset)
     if source == "local":
-        path = (data_dir or root) / dataset["path"]
+        folder = data_dir or root
+        path = folder / dataset["path"]
+        # The effective manifest may come from a run directory someone sent: its path stays in the folder.
+        if not path.resolve().is_relative_to(folder.resolve()):
+            raise InputError(f"dataset.path: {dataset['path']!r} leads out of {folder} — a local dataset's path is "
+                             "relative to the manifest's folder (or --data-dir) and stays inside it")
         if not path.is_file():
             raise InputError(f"dataset.path: {path} not found — create it, or pass its folder with --data-dir")
         return _finish(_read_local(path, dataset.get("format")), dataset)

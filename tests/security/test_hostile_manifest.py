@@ -233,3 +233,16 @@ def test_auto_map_in_the_tokenizer_config_is_refused_without_trust_remote_code(t
     spec = {"name": "transformers", "version": transformers.__version__, "args": {"device": "cpu"}}
     with pytest.raises(InputError, match="tokenizer_config.json has auto_map"):
         TransformersEngine(spec, {"dtype": "float32", "trust_remote_code": False}, str(model))
+
+
+def test_the_harness_does_not_read_local_data_outside_its_folder(tmp_path):
+    from harness.data.loaders import load_samples
+    from harness.errors import InputError
+
+    root, outside = tmp_path / "root", tmp_path / "secret.jsonl"
+    root.mkdir()
+    outside.write_text('{"id": "1", "context": "secret"}\n')
+    (root / "link.jsonl").symlink_to(outside)
+    for path in ("../secret.jsonl", "link.jsonl", str(outside)):
+        with pytest.raises(InputError, match="leads out of"):
+            load_samples({"source": "local", "path": path}, root, lambda: None)
