@@ -130,3 +130,13 @@ def model_files(model_dir: Path) -> list[Path]:
 def hash_model(model_dir: Path, cache: HashCache) -> tuple[dict[str, str], str]:
     digests = {p.relative_to(model_dir).as_posix(): cache.sha256(p) for p in model_files(model_dir)}
     return digests, combined_sha256(digests)
+
+
+def _refuse_constant(constant: str):
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def strict_json_loads(text: str) -> Any:
+    """``json.loads`` that refuses NaN and Infinity literals (Python accepts them; they are not JSON).
+    Raises ValueError (JSONDecodeError included) or RecursionError, for the caller to name its input."""
+    return json.loads(text, parse_constant=_refuse_constant)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
-from harness.hashing import canonical_json
+from harness.hashing import canonical_json, strict_json_loads
 
 RECORD_SCHEMA = "loomctl.record/1"
 SCORES_SCHEMA = "loomctl.scores/1"
@@ -103,11 +103,8 @@ def read_regular(path: Path) -> bytes:
 def read_json(path: Path) -> Any:
     """A run directory's JSON file (``read_regular``), strictly: NaN and Infinity literals are refused,
     and so is anything that is not UTF-8 JSON (exit 2 naming the file)."""
-    def refuse(constant: str):
-        raise ValueError(f"{constant} is not a JSON number")
-
     try:
-        return json.loads(read_regular(path).decode("utf-8"), parse_constant=refuse)
+        return strict_json_loads(read_regular(path).decode("utf-8"))
     except FileNotFoundError:
         raise InputError(f"{path}: missing — pass a run directory written by `loomctl run`") from None
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:

@@ -19,7 +19,7 @@ from typing import Any
 from harness.accel import spec_problems
 from harness.benchmarks import BENCHMARKS
 from harness.errors import InputError
-from harness.hashing import sha256_json
+from harness.hashing import sha256_json, strict_json_loads
 from harness.metrics import ALL_METRICS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "manifests" / "schema" / "manifest.v1.json"
@@ -75,11 +75,8 @@ def load(path: str | Path) -> Manifest:
         raise InputError(f"{path}: file not found — check the path") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot be read ({exc}) — pass a UTF-8 JSON manifest") from None
-    def refuse(constant: str):
-        raise ValueError(f"{constant} is not a JSON number")
-
     try:
-        data = json.loads(text, parse_constant=refuse)
+        data = strict_json_loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}:{exc.colno}: malformed JSON ({exc.msg}) — fix the syntax") from None
     except ValueError as exc:

@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.data import synthetic
 from harness.errors import InputError
-from harness.hashing import canonical_json, samples_sha256, sha256_json
+from harness.hashing import canonical_json, samples_sha256, sha256_json, strict_json_loads
 
 
 def _finish(rows: list[dict[str, Any]], dataset: dict[str, Any]) -> list[dict[str, Any]]:
@@ -44,10 +44,6 @@ def _read_local(path: Path, fmt: str | None) -> list[dict[str, Any]]:
 
         return pq.read_table(path).to_pylist()
     rows = []
-
-    def refuse(constant: str):
-        raise ValueError(f"{constant} is not a JSON number")
-
     try:
         with path.open(encoding="utf-8") as handle:  # lines as text mode splits them, as always
             lines = list(handle)
@@ -57,7 +53,7 @@ def _read_local(path: Path, fmt: str | None) -> list[dict[str, Any]]:
     for line_no, line in enumerate(lines, 1):
         if line.strip():
             try:
-                row = json.loads(line, parse_constant=refuse)
+                row = strict_json_loads(line)
             except json.JSONDecodeError as exc:
                 raise InputError(f"dataset.path: {path}:{line_no}: not JSON ({exc.msg}) — fix the file") from None
             except (ValueError, RecursionError) as exc:
