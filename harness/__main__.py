@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--root", type=Path, required=True, help="the manifest's folder (relative paths)")
     run.add_argument("--data-dir", type=Path)
     run.add_argument("--allow-accelerator-mismatch", action="store_true")
+    run.add_argument("--no-hash-cache", action="store_true", help="hash every weight byte (no cached digests)")
     judge = sub.add_parser("judge", help="compute the judge metrics of a finished run directory")
     judge.add_argument("--run-dir", type=Path, required=True)
     judge.add_argument("--root", type=Path, required=True, help="the manifest's folder (judges' relative paths)")
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     from harness import run as pipeline
 
     return guarded(lambda: pipeline.run(args.run_dir, args.model_dir, args.root, args.data_dir,
-                                        args.allow_accelerator_mismatch))
+                                        args.allow_accelerator_mismatch, hash_cache=not args.no_hash_cache))
 
 
 if __name__ == "__main__":

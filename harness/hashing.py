@@ -44,13 +44,24 @@ def samples_sha256(samples: Iterable[dict[str, Any]]) -> str:
 
 def file_sha256(path: str | Path) -> str:
     """Stream a file through sha256 in 1 MiB reads into one reused buffer (no per-chunk copies)."""
+    with open(path, "rb", buffering=0) as handle:
+        return _stream_sha256(handle)
+
+
+def _stream_sha256(handle) -> str:
     digest = hashlib.sha256()
     buffer = bytearray(_CHUNK)
     view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as handle:
-        while n := handle.readinto(buffer):
-            digest.update(view[:n])
+    while n := handle.readinto(buffer):
+        digest.update(view[:n])
     return digest.hexdigest()
+
+
+def file_identity(stat: os.stat_result) -> dict[str, int]:
+    """What says a file is still the one it was: device, inode, size, mtime and ctime (ns). The kernel
+    sets ctime on every write, rename and link change, and no call sets it back."""
+    return {"dev": stat.st_dev, "ino": stat.st_ino, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+            "ctime_ns": stat.st_ctime_ns}
 
 
 def combined_sha256(file_digests: dict[str, str]) -> str:
@@ -66,27 +77,32 @@ class HashCache:
     changes ctime and costs one re-hash. ``LOOMCTL_HASH_CACHE=off`` hashes every byte every time
     (audits)."""
 
-    def __init__(self, path: Path | None = None):
+    def __init__(self, path: Path | None = None, enabled: bool | None = None):
         base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
         configured = os.environ.get("LOOMCTL_HASH_CACHE")
-        self.enabled = path is not None or configured != "off"
+        self.enabled = enabled if enabled is not None else (path is not None or configured != "off")
         self.path = path or Path(configured if configured and configured != "off"
                                  else base / "loomctl" / "file-hashes.json")
         try:
-            self._entries: dict[str, Any] = json.loads(self.path.read_text())
+            self._entries: dict[str, Any] = json.loads(self.path.read_text()) if self.enabled else {}
         except (OSError, ValueError):
             self._entries = {}
         self._dirty = False
+        # The identity of every file hashed through this cache, taken from the handle its bytes were
+        # read from (see ``hash_model`` and ``changed_since``).
+        self.identities: dict[str, dict[str, int]] = {}
 
     def sha256(self, path: Path) -> str:
-        stat = path.stat()
+        """The file's sha256: from the cache when the open file's identity equals the cached one, else
+        read from that same open handle (so the identity recorded is that of the bytes hashed)."""
         key = str(path.resolve())
-        identity = {"dev": stat.st_dev, "ino": stat.st_ino, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                    "ctime_ns": stat.st_ctime_ns}
-        entry = self._entries.get(key)
-        if self.enabled and entry and all(entry.get(k) == v for k, v in identity.items()):
-            return entry["sha256"]
-        digest = file_sha256(path)
+        with open(path, "rb", buffering=0) as handle:
+            identity = file_identity(os.fstat(handle.fileno()))
+            self.identities[key] = identity
+            entry = self._entries.get(key)
+            if self.enabled and entry and all(entry.get(k) == v for k, v in identity.items()):
+                return entry["sha256"]
+            digest = _stream_sha256(handle)
         if self.enabled:
             self._entries[key] = {**identity, "sha256": digest}
             self._dirty = True
@@ -128,8 +144,30 @@ def model_files(model_dir: Path) -> list[Path]:
 
 
 def hash_model(model_dir: Path, cache: HashCache) -> tuple[dict[str, str], str]:
+    """Each model file's sha256 by its path in the folder, and their combined digest; ``cache.identities``
+    keeps what each file was when hashed, for ``changed_since``."""
     digests = {p.relative_to(model_dir).as_posix(): cache.sha256(p) for p in model_files(model_dir)}
     return digests, combined_sha256(digests)
+
+
+def changed_since(model_dir: Path, cache: HashCache) -> list[str]:
+    """The model files that are not, now, the very files ``cache`` hashed (written, replaced, added or
+    removed since): after the engine has loaded, an empty list means it loaded the hashed bytes (a
+    swap and swap-back in between changes ctime, which cannot be set back)."""
+    now = {p.relative_to(model_dir).as_posix(): p for p in model_files(model_dir)}
+    changed = []
+    for name, path in now.items():
+        try:
+            identity = file_identity(path.stat())
+        except OSError:
+            identity = None
+        if identity is None or cache.identities.get(str(path.resolve())) != identity:
+            changed.append(name)
+    hashed = {Path(key) for key in cache.identities}
+    inside = model_dir.resolve()
+    gone = [key.relative_to(inside).as_posix() for key in hashed
+            if key.is_relative_to(inside) and not key.exists()]
+    return sorted(set(changed) | set(gone))
 
 
 def _refuse_constant(constant: str):

@@ -171,7 +171,7 @@ def _scoped(name: str, exc: LoomError) -> LoomError:
 def load_judges(effective: dict[str, Any], plan: list[tuple[dict[str, Any], JudgedMetrics]], root: Path,
                 judge_dirs: dict[str, Path]) -> dict[str, Any]:
     """Each judge the plan needs, its pins checked first (all problems at once), then loaded once."""
-    from harness.run import verify_weights
+    from harness.weights import verify as verify_weights
 
     pinned = effective.get("judges") or {}
     needs: dict[str, tuple[str, str]] = {}
@@ -185,9 +185,9 @@ def load_judges(effective: dict[str, Any], plan: list[tuple[dict[str, Any], Judg
     if problems:
         raise InputError(*problems)
     dirs = {name: _judge_dir(name, pinned[name], root, judge_dirs) for name in needs}
-    for name, model_dir in dirs.items():
-        verify_weights(pinned[name], model_dir, where=f"judges/{name}",
-                       remedy=f"write the new hash into judges.{name} if the change is intended")
+    checked = {name: verify_weights(pinned[name], model_dir, where=f"judges/{name}",
+                                    remedy=f"write the new hash into judges.{name} if the change is intended")
+               for name, model_dir in dirs.items()}
     loaders = {judged.judge: judged.load for _, judged in plan}
     judges = {}
     for name, model_dir in dirs.items():
@@ -195,6 +195,7 @@ def load_judges(effective: dict[str, Any], plan: list[tuple[dict[str, Any], Judg
             judges[name] = loaders[name](pinned[name], model_dir, effective.get("accelerator") or {})
         except LoomError as exc:
             raise _scoped(name, exc) from None
+        checked[name].recheck()
     return judges
 
 

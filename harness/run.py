@@ -23,11 +23,12 @@ from harness.benchmarks import BENCHMARKS
 from harness.data.loaders import check_pin, load_samples
 from harness.engines import Engine, Request, load_engine
 from harness.errors import InputError
-from harness.hashing import HashCache, hash_model, sha256_text
+from harness.hashing import sha256_text
 from harness.prompts import PromptBuilder, chat_special_tokens, chat_template_text
 from harness.records import Record, RecordFile, read_json, read_records, write_json_atomic
 from harness.scoring import score_sample, suite_scores
 from harness.tokenizer import ModelTokenizer
+from harness.weights import verify as verify_weights
 
 
 @dataclass
@@ -88,20 +89,6 @@ def select(samples: list[dict[str, Any]], limit: int | None) -> list[dict[str, A
     if not limit or limit >= len(samples):
         return samples
     return [samples[(i * len(samples)) // limit] for i in range(limit)]
-
-
-def verify_weights(pinned: dict[str, Any], model_dir: Path, where: str = "model",
-                   remedy: str = "re-pin with `loomctl pin` if the change is intended") -> None:
-    """Refuse a model folder whose files do not hash to ``pinned['weights_sha256']`` (the evaluated
-    model's pin, or a judge's: ``where`` names it in the message)."""
-    files, combined = hash_model(model_dir, cache := HashCache())
-    cache.save()
-    if combined != pinned.get("weights_sha256"):
-        changed = sorted(n for n in set(files) | set(pinned.get("files", {}))
-                         if files.get(n) != pinned.get("files", {}).get(n))
-        raise InputError(f"{where}/weights_sha256: the files in {model_dir} hash to {combined}, the manifest pins "
-                         f"{pinned.get('weights_sha256')} (differing: {', '.join(changed) or 'none'}) — use the pinned "
-                         f"weights, or {remedy}")
 
 
 def _builder(task: dict[str, Any], tokenizer: ModelTokenizer, model_dir: Path) -> PromptBuilder:
@@ -183,22 +170,22 @@ class Background:
 
 
 def run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None = None,
-        allow_accelerator_mismatch: bool = False) -> dict[str, Any]:
+        allow_accelerator_mismatch: bool = False, hash_cache: bool = True) -> dict[str, Any]:
     """Run the effective manifest in ``run_dir``; an engine server or worker processes started for it
-    are stopped when it ends, whichever way it ends."""
+    are stopped when it ends, whichever way it ends. ``hash_cache=False`` hashes every weight byte."""
     with contextlib.ExitStack() as resources:
-        return _run(run_dir, model_dir, root, data_dir, allow_accelerator_mismatch, resources)
+        return _run(run_dir, model_dir, root, data_dir, allow_accelerator_mismatch, resources, hash_cache)
 
 
 def _run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None, allow_accelerator_mismatch: bool,
-         resources: contextlib.ExitStack) -> dict[str, Any]:
+         resources: contextlib.ExitStack, hash_cache: bool = True) -> dict[str, Any]:
     started = time.perf_counter()
     effective = json.loads((run_dir / "manifest.json").read_text())
     mismatches = accelerator_mismatches(effective["accelerator"])
     if mismatches and not allow_accelerator_mismatch:
         raise InputError(*[f"{m} — run on the pinned accelerator, or pass --allow-accelerator-mismatch "
                            "(recorded in the result)" for m in mismatches])
-    verify_weights(effective["model"], model_dir)
+    weights = verify_weights(effective["model"], model_dir, use_cache=hash_cache)
     tokenizer = ModelTokenizer(model_dir)
     phases = {"engine_load": 0.0, "data": 0.0, "prompts": 0.0, "prepare_wait": 0.0}
     engine: list[Engine] = []
@@ -219,6 +206,7 @@ def _run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None, allo
                 if hasattr(engine[0], "close"):
                     resources.callback(engine[0].close)
             phases["engine_load"] = time.perf_counter() - t0
+            weights.recheck()  # the loaded weights are the hashed ones, or the run stops here
             write_environment()
         return engine[0]
 

@@ -116,6 +116,8 @@ def pin(
     check: Annotated[bool, typer.Option("--check", help="verify without writing; exit 1 on drift")] = False,
     resolve: Annotated[bool, typer.Option(
         "--resolve", help="first fill open hub revisions with the hub's current commit (needs the hub)")] = False,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="hash every weight byte, trusting no cached digest (audits)")] = False,
 ) -> None:
     """Compute weights, dataset and template hashes and write them into the manifest (or --check them)."""
     from loomctl import manifest as mf
@@ -127,7 +129,9 @@ def pin(
         if resolved and not check:
             pins.write(manifest, resolved)
             print(f"{manifest_path}: {len(resolved)} revision(s) resolved")
-    computed = pins.compute(manifest, model_dir, data_dir)
+    from harness.hashing import HashCache
+
+    computed = pins.compute(manifest, model_dir, data_dir, HashCache(enabled=False) if no_cache else None)
     if check:
         problems = pins.drift(manifest, computed)
         for problem in problems:
@@ -224,6 +228,8 @@ def run(
         "--engine", help="substitute this engine at its installed version (recorded)")] = None,
     fixtures: Annotated[Optional[Path], typer.Option(
         "--fixtures", help="substitute hub data with FOLDER/<benchmark>/<task>.jsonl (re-pinned, recorded)")] = None,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="hash every weight byte, trusting no cached digest (audits)")] = False,
 ) -> None:
     """Run a pinned manifest; write records, scores and provenance to the run directory (resumable)."""
     from loomctl import manifest as mf
@@ -245,7 +251,7 @@ def run(
     where = rt.runtime_for(runtime, manifest.data, base, wheelhouse, log=_err)
     with rt.writer_lock(out):
         where.prepare(manifest, out, limit, substitutions, allow_accelerator_mismatch)
-        code = where.run(manifest, out, model_dir, data_dir, allow_accelerator_mismatch)
+        code = where.run(manifest, out, model_dir, data_dir, allow_accelerator_mismatch, hash_cache=not no_cache)
     if code:
         _err(f"run failed (exit {code}); finished samples are kept in {out} — rerun the same command to resume")
         raise typer.Exit(code)

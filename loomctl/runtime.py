@@ -89,12 +89,14 @@ def prepare(manifest: mf.Manifest, out: Path, runtime: dict[str, Any], limit: in
 
 
 def _harness_run_args(manifest: mf.Manifest, out: str, model: str, root: str, data_dir: str | None,
-                      allow_accelerator_mismatch: bool) -> list[str]:
+                      allow_accelerator_mismatch: bool, hash_cache: bool = True) -> list[str]:
     args = ["run", "--run-dir", out, "--model-dir", model, "--root", root]
     if data_dir:
         args += ["--data-dir", data_dir]
     if allow_accelerator_mismatch:
         args += ["--allow-accelerator-mismatch"]
+    if not hash_cache:
+        args += ["--no-hash-cache"]
     return args
 
 
@@ -123,7 +125,8 @@ class Runtime:
                        limit, substitutions)
 
     def run(self, manifest: mf.Manifest, out: Path, model_dir: Path | None, data_dir: Path | None,
-            allow_accelerator_mismatch: bool = False) -> int:
+            allow_accelerator_mismatch: bool = False, hash_cache: bool = True) -> int:
+        """The harness's run over ``out``; ``hash_cache=False`` has it read every weight byte."""
         raise NotImplementedError
 
     def judge(self, run_dir: Path, effective: dict[str, Any], root: Path, judge_dirs: dict[str, Path]) -> int:
@@ -143,10 +146,10 @@ class LocalRuntime(Runtime):
     def provenance(self) -> dict[str, Any]:
         return {"kind": self.kind}
 
-    def run(self, manifest, out, model_dir, data_dir, allow_accelerator_mismatch=False) -> int:
+    def run(self, manifest, out, model_dir, data_dir, allow_accelerator_mismatch=False, hash_cache=True) -> int:
         model = model_dir_of(manifest, model_dir)
         args = _harness_run_args(manifest, str(out), str(model), str(manifest.root.resolve()),
-                                 str(data_dir) if data_dir else None, allow_accelerator_mismatch)
+                                 str(data_dir) if data_dir else None, allow_accelerator_mismatch, hash_cache)
         return _spawn([self.python, "-m", "harness", *args], out / "logs" / "harness.log",
                       "run: interrupted — finished samples are kept; run the same command to resume", self.env)
 
@@ -190,8 +193,8 @@ class DockerRuntime(Runtime):
     def judge_provenance(self) -> dict[str, Any]:
         return {"kind": self.kind, "image": self.image.provenance()}
 
-    def run(self, manifest, out, model_dir, data_dir, allow_accelerator_mismatch=False) -> int:
-        return run_docker(manifest, out, self.image, model_dir, data_dir, allow_accelerator_mismatch)
+    def run(self, manifest, out, model_dir, data_dir, allow_accelerator_mismatch=False, hash_cache=True) -> int:
+        return run_docker(manifest, out, self.image, model_dir, data_dir, allow_accelerator_mismatch, hash_cache)
 
     def judge(self, run_dir, effective, root, judge_dirs) -> int:
         return judge_docker(run_dir, effective, root, judge_dirs, self.image)
@@ -346,7 +349,7 @@ def _isolated(out: Path, mounts: list, command: list[str], accelerator: dict[str
 
 
 def container_options(manifest: mf.Manifest, out: Path, model_dir: Path | None, data_dir: Path | None,
-                      allow_accelerator_mismatch: bool) -> dict[str, Any]:
+                      allow_accelerator_mismatch: bool, hash_cache: bool = True) -> dict[str, Any]:
     """The evaluation container: model, manifest folder and data read-only, only the run directory
     writable, no network, the GPUs the manifest asks for."""
     from docker.types import Mount
@@ -358,7 +361,7 @@ def container_options(manifest: mf.Manifest, out: Path, model_dir: Path | None, 
     if data_dir:
         mounts.append(Mount("/data", str(data_dir.resolve()), type="bind", read_only=True))
     cmd = _harness_run_args(manifest, "/run-dir", "/model", "/manifest", "/data" if data_dir else None,
-                            allow_accelerator_mismatch)
+                            allow_accelerator_mismatch, hash_cache)
     return _isolated(out, mounts, cmd, manifest.data["accelerator"])
 
 
@@ -388,12 +391,12 @@ def judge_container_options(run_dir: Path, effective: dict[str, Any], root: Path
 
 
 def run_docker(manifest: mf.Manifest, out: Path, image, model_dir: Path | None, data_dir: Path | None,
-               allow_accelerator_mismatch: bool) -> int:
+               allow_accelerator_mismatch: bool, hash_cache: bool = True) -> int:
     """Run the harness in ``image`` (see ``container_options``); logs streamed to stderr and
     logs/harness.log; the exit code propagated; the container removed afterwards, also on Ctrl-C or
     SIGTERM."""
     (out / "logs").mkdir(parents=True, exist_ok=True)  # before the run directory is opened to the image's user
-    options = container_options(manifest, out, model_dir, data_dir, allow_accelerator_mismatch)
+    options = container_options(manifest, out, model_dir, data_dir, allow_accelerator_mismatch, hash_cache)
     return _in_container(image, options, out / "logs" / "harness.log",
                          "run: interrupted; the container was stopped — finished samples are kept; run the same "
                          "command to resume")
