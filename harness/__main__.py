@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.errors import EXIT_RUNTIME_FAILURE, LoomError, RuntimeFailure
+from loomcore.errors import EXIT_RUNTIME_FAILURE, LoomError, RuntimeFailure
 
 
 def stop_on_sigterm() -> None:

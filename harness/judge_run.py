@@ -27,11 +27,12 @@ from typing import Any
 
 from harness.benchmarks import BENCHMARKS
 from harness.benchmarks.l_citeeval import task_id as citeeval_task
-from harness.errors import InputError, LoomError
 from harness.metrics.l_citeeval import citation_scores
 from harness.metrics.longwriter import quality_scores, quality_summary
-from harness.records import Record, read_records, write_json_atomic, write_jsonl_atomic
 from harness.scoring import summarise
+from loomcore.errors import InputError, LoomError
+from loomcore.records import Record, read_records
+from loomcore.rundir import JUDGE_SCORES, MANIFEST, SCORES, RunDir, write_jsonl_atomic
 
 JUDGE_SCORES_SCHEMA = "loomctl.judge_scores/1"
 JUDGE_RECORD_SCHEMA = "loomctl.judge_record/1"
@@ -271,11 +272,9 @@ def judge_run(run_dir: Path, root: Path, judge_dirs: dict[str, Path] | None = No
     from harness.run import run_header
 
     judge_dirs = judge_dirs or {}
-    try:
-        effective = json.loads((run_dir / "manifest.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{run_dir}: not a run directory ({exc}) — pass a folder written by `loomctl run`") from None
-    if not (run_dir / "scores.json").is_file():
+    run = RunDir(run_dir)
+    effective = run.read(MANIFEST)
+    if not run.has(SCORES):
         raise InputError(f"{run_dir}: not a finished run (no scores.json) — finish it with `loomctl run` first")
     plan = judged_tasks(effective)
     judges = load_judges(effective, plan, root, judge_dirs)
@@ -283,7 +282,7 @@ def judge_run(run_dir: Path, root: Path, judge_dirs: dict[str, Path] | None = No
     tasks = {}
     for task, judged in plan:
         rows, tasks[task["id"]] = judge_task(task, judged, records.get(task["id"], []), judges[judged.judge])
-        write_jsonl_atomic(run_dir / "judge" / f"{task['id']}.jsonl", rows)
+        write_jsonl_atomic(run.judge_rows(task['id']), rows)
         print(f"[judge {judged.judge}] {task['id']}: {sum(r['judged'] for r in rows)}/{len(rows)} samples judged",
               file=sys.stderr, flush=True)
     if not plan:
@@ -296,6 +295,6 @@ def judge_run(run_dir: Path, root: Path, judge_dirs: dict[str, Path] | None = No
     result = {"schema": JUDGE_SCORES_SCHEMA, **run_header(effective), "runtime": runtime or {"kind": "local"},
               "judges": provenance, "tasks": tasks,
               "benchmarks": benchmark_judge_scores(tasks)}
-    write_json_atomic(run_dir / "judge_scores.json", result)
+    run.write(JUDGE_SCORES, result)
     return result
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputError, RuntimeFailure
+from loomcore.errors import InputError, RuntimeFailure
 
 ENTAILMENT = "entailment"
 _DTYPES = {"float32", "float16", "bfloat16"}
@@ -37,9 +37,8 @@ class NLIJudge:
 
     def __init__(self, model_dir: str | Path, dtype: str = "float32", device: str = "cpu"):
         import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
         import transformers
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         transformers.utils.logging.disable_progress_bar()
         model_dir = Path(model_dir)

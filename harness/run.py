@@ -8,7 +8,6 @@ this module only executes it, verifying every pin on the way (weights, data, tem
 from __future__ import annotations
 
 import contextlib
-import json
 import platform
 import sys
 import threading
@@ -20,15 +19,16 @@ from typing import Any
 
 from harness.accel import configure_engine, record_label, transform_samples
 from harness.benchmarks import BENCHMARKS
-from harness.data.loaders import check_pin, load_samples
+from harness.data.loaders import check_pin, load_samples, select
 from harness.engines import Engine, Request, load_engine
-from harness.errors import InputError
-from harness.hashing import sha256_text
-from harness.prompts import PromptBuilder, chat_special_tokens, chat_template_text
-from harness.records import Record, RecordFile, read_json, read_records, write_json_atomic
+from harness.prompts import builder_for_task
 from harness.scoring import score_sample, suite_scores
-from harness.tokenizer import ModelTokenizer
 from harness.weights import verify as verify_weights
+from loomcore.errors import InputError
+from loomcore.hashing import sha256_text
+from loomcore.records import Record, RecordFile, read_records
+from loomcore.rundir import ENVIRONMENT, MANIFEST, SCORES, TIMING, RunDir
+from loomcore.tokenizer import ModelTokenizer
 
 
 @dataclass
@@ -82,29 +82,6 @@ def environment(engine_versions: dict[str, str] | None = None) -> dict[str, Any]
         env["torch_threads"] = torch.get_num_threads()
     env["engine"] = engine_versions or {}
     return env
-
-
-def select(samples: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
-    """``limit`` samples spread evenly over the task (so every length bucket stays represented)."""
-    if not limit or limit >= len(samples):
-        return samples
-    return [samples[(i * len(samples)) // limit] for i in range(limit)]
-
-
-def _builder(task: dict[str, Any], tokenizer: ModelTokenizer, model_dir: Path) -> PromptBuilder:
-    prompt, trunc, gen = task["prompt"], task["truncation"], task["generation"]
-    if sha256_text(prompt["template"]) != prompt["sha256"]:
-        raise InputError(f"{task['id']}/prompt/sha256: the template hashes to {sha256_text(prompt['template'])}, the "
-                         f"manifest pins {prompt['sha256']} — restore the template or re-pin")
-    chat = None
-    if prompt.get("chat_template") == "tokenizer":
-        chat = chat_template_text(model_dir)
-        if sha256_text(chat) != prompt.get("chat_template_sha256"):
-            raise InputError(f"{task['id']}/prompt/chat_template_sha256: the tokenizer's chat template changed — re-pin")
-    return PromptBuilder(template=prompt["template"], tokenizer=tokenizer, policy=trunc["policy"],
-                         budget_tokens=trunc["budget_tokens"], max_new_tokens=gen["max_new_tokens"],
-                         field=trunc.get("field", "context"), chat_template=chat, system=prompt.get("system"),
-                         special_tokens=chat_special_tokens(model_dir))
 
 
 def accelerator_mismatches(pinned: dict[str, Any]) -> list[str]:
@@ -180,7 +157,7 @@ def run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None = None
 def _run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None, allow_accelerator_mismatch: bool,
          resources: contextlib.ExitStack, hash_cache: bool = True) -> dict[str, Any]:
     started = time.perf_counter()
-    effective = json.loads((run_dir / "manifest.json").read_text())
+    effective = RunDir(run_dir).read(MANIFEST)
     mismatches = accelerator_mismatches(effective["accelerator"])
     if mismatches and not allow_accelerator_mismatch:
         raise InputError(*[f"{m} — run on the pinned accelerator, or pass --allow-accelerator-mismatch "
@@ -199,7 +176,7 @@ def _run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None, allo
 
                 engine.append(resources.enter_context(served(
                     effective["engine"], effective["model"], str(model_dir), effective["accelerator"],
-                    log_path=run_dir / "logs" / "server.log")))
+                    log_path=RunDir(run_dir).log("server.log"))))
             else:
                 engine.append(load_engine(effective["engine"], effective["model"], str(model_dir),
                                           effective["accelerator"]))
@@ -214,7 +191,7 @@ def _run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None, allo
 
     def write_environment() -> None:
         """environment.json, with each accelerated task's engine versions (method, library) once known."""
-        write_json_atomic(run_dir / "environment.json",
+        RunDir(run_dir).write(ENVIRONMENT,
                           {**environment(engine[0].versions() if engine else None), "accelerator_mismatch": mismatches,
                            **({"acceleration_engines": by_task} if by_task else {})})
 
@@ -227,7 +204,7 @@ def _run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None, allo
         if bench is not None and bench.prepare is not None:
             samples = [bench.prepare(s, task["id"]) for s in samples]
         samples, accel_notes = transform_samples(task.get("acceleration"), samples, tokenizer, task)
-        builder = _builder(task, tokenizer, model_dir)
+        builder = builder_for_task(task, tokenizer, model_dir)
         t1 = time.perf_counter()
         try:
             prompts = dict(zip((s["id"] for s in samples), builder.build_many(samples)))
@@ -298,7 +275,7 @@ def _run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None, allo
         write_environment()
     scores = score_run(run_dir)
     total = time.perf_counter() - started
-    write_json_atomic(run_dir / "timing.json", {"wall_seconds": round(total, 3),
+    RunDir(run_dir).write(TIMING, {"wall_seconds": round(total, 3),
                                                 "generate_seconds": round(generate_seconds, 3),
                                                 **peak_memory(),
                                                 **{f"{k}_seconds": round(v, 3) for k, v in phases.items()},
@@ -358,7 +335,7 @@ def run_header(effective: dict[str, Any]) -> dict[str, Any]:
 
 def score_run(run_dir: Path) -> dict[str, Any]:
     """Re-score a run from its records alone (no model): recompute every metric, then aggregate."""
-    effective = read_json(run_dir / "manifest.json")
+    effective = RunDir(run_dir).read(MANIFEST)
     metrics = {t["id"]: t["metrics"] for t in effective["tasks"]}
     records = {}
     for task_id, task_records in read_records(run_dir).items():
@@ -366,5 +343,5 @@ def score_run(run_dir: Path) -> dict[str, Any]:
             Record(**{**r.__dict__, "scores": score_sample(metrics[task_id], r.prediction, r.references, r.meta)})
             if r.prediction is not None else r for r in task_records]
     scores = suite_scores(records, effective["tasks"], run_header(effective))
-    write_json_atomic(run_dir / "scores.json", scores)
+    RunDir(run_dir).write(SCORES, scores)
     return scores

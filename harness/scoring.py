@@ -14,7 +14,7 @@ from typing import Any
 
 from harness.benchmarks import BENCHMARKS
 from harness.metrics import score
-from harness.records import SCORES_SCHEMA, Record
+from loomcore.records import SCORES_SCHEMA, Record
 
 
 def score_sample(metrics: list[str], prediction: str, references: list[str],

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputError
-from harness.hashing import HashCache, changed_since, hash_model
+from loomcore.errors import InputError
+from loomcore.hashing import HashCache, changed_since, hash_model
 
 
 @dataclass
@@ -39,7 +39,7 @@ def verify(pinned: dict[str, Any], model_dir: Path, where: str = "model",
     """Refuse a model folder whose files do not hash to ``pinned['weights_sha256']`` (the evaluated
     model's pin, or a judge's: ``where`` names it in the message). ``use_cache=False`` reads every byte
     (``--no-cache``); otherwise a file whose device, inode, size, mtime and ctime equal the cached ones
-    is taken at its cached hash (the trade-off ``harness.hashing.HashCache`` states)."""
+    is taken at its cached hash (the trade-off ``loomcore.hashing.HashCache`` states)."""
     cache = HashCache(enabled=None if use_cache else False)
     files, combined = hash_model(model_dir, cache)
     cache.save()

@@ -13,7 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputError
+from loomcore.errors import InputError
+from loomcore.rundir import MANIFEST, SCORES, RunDir
 
 SCHEMA = Path(__file__).resolve().parents[1] / "manifests" / "schema" / "claims.v1.json"
 Z95 = 1.959963984540054
@@ -55,8 +56,7 @@ def audit(claims_path: Path, run_dirs: list[Path]) -> list[dict[str, Any]]:
     runs = []
     for run_dir in run_dirs:
         try:
-            runs.append((run_dir, json.loads((run_dir / "manifest.json").read_text()),
-                         json.loads((run_dir / "scores.json").read_text())))
+            runs.append((run_dir, RunDir(run_dir).read(MANIFEST), RunDir(run_dir).read(SCORES)))
         except (OSError, ValueError):
             raise InputError(f"{run_dir}: not a run directory — pass folders written by `loomctl run`") from None
     results = []

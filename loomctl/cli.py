@@ -15,7 +15,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from harness.errors import EXIT_CHECK_FAILED, EXIT_INVALID_INPUT, EXIT_RUNTIME_FAILURE, InputError, LoomError
+from loomcore.errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_INVALID_INPUT,
+    EXIT_RUNTIME_FAILURE,
+    InputError,
+    LoomError,
+)
+from loomcore.rundir import JUDGE_SCORES, MANIFEST, SCORES, RunDir
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -129,7 +136,7 @@ def pin(
         if resolved and not check:
             pins.write(manifest, resolved)
             print(f"{manifest_path}: {len(resolved)} revision(s) resolved")
-    from harness.hashing import HashCache
+    from loomcore.hashing import HashCache
 
     computed = pins.compute(manifest, model_dir, data_dir, HashCache(enabled=False) if no_cache else None)
     if check:
@@ -255,7 +262,7 @@ def run(
     if code:
         _err(f"run failed (exit {code}); finished samples are kept in {out} — rerun the same command to resume")
         raise typer.Exit(code)
-    scores = json.loads((out / "scores.json").read_text())
+    scores = RunDir(out).read(SCORES)
     print(_score_table(scores))
     print(f"\nrun directory: {out}")
 
@@ -265,10 +272,10 @@ def run(
 @reads_received
 def score(run_dir: Annotated[Path, typer.Argument(help="run directory", show_default=False)]) -> None:
     """Re-score a run from its records alone (no model needed) and rewrite its scores.json."""
-    from harness.run import score_run
+    from harness.api import score_run
     from loomctl.runtime import writer_lock
 
-    if not (run_dir / "manifest.json").is_file():
+    if not RunDir(run_dir).has(MANIFEST):
         raise _input_error(f"{run_dir}: not a run directory (no manifest.json) — pass the directory `loomctl run` wrote")
     with writer_lock(run_dir):
         print(_score_table(score_run(run_dir)))
@@ -309,22 +316,22 @@ def judge(
     With --runtime docker the judge pass runs in the image of the run's manifest (built or reused as
     `loomctl run` does), the judges' folders read-only, no network; with --runtime venv in the
     environment built from that image's lock."""
-    from harness.judge_run import parse_judge_dirs
+    from harness.api import parse_judge_dirs
     from loomctl import runtime as rt
 
     if runtime not in rt.RUNTIMES:
         raise _input_error(f"--runtime: {runtime!r} is not a runtime — use local, venv or docker")
-    if not (run_dir / "manifest.json").is_file() or not (run_dir / "scores.json").is_file():
+    if not RunDir(run_dir).has(MANIFEST) or not RunDir(run_dir).has(SCORES):
         raise _input_error(f"{run_dir}: not a finished run (no manifest.json or scores.json) — pass the directory "
                            "`loomctl run` wrote")
     judge_dirs = parse_judge_dirs(judges or [])
-    effective = json.loads((run_dir / "manifest.json").read_text())
+    effective = RunDir(run_dir).read(MANIFEST)
     where = rt.runtime_for(runtime, effective, base, wheelhouse, log=_err)
     with rt.writer_lock(run_dir):
         code = where.judge(run_dir, effective, root, judge_dirs)
     if code:
         raise typer.Exit(code)
-    scores = json.loads((run_dir / "judge_scores.json").read_text())
+    scores = RunDir(run_dir).read(JUDGE_SCORES)
     if not scores["tasks"]:
         print(f"{run_dir}: no task of this run has judge metrics; wrote an empty judge_scores.json")
         return
@@ -410,14 +417,14 @@ def report(
     """Write one self-contained HTML report: scores, length curve, NIAH heatmap, diff, provenance, samples."""
     from loomctl.htmlreport import render
 
-    if not (run_dir / "scores.json").is_file():
+    if not RunDir(run_dir).has(SCORES):
         raise _input_error(f"{run_dir}: not a finished run (no scores.json) — pass a run directory")
     output.write_text(render(run_dir, golden), encoding="utf-8")
     print(f"wrote {output}")
 
 
 def _input_error(message: str):
-    from harness.errors import InputError
+    from loomcore.errors import InputError
 
     return InputError(message)
 

@@ -18,16 +18,24 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from statistics import NormalDist
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
-from harness.errors import InputError
-from harness.records import read_json, read_records
+from loomcore.errors import InputError
+from loomcore.records import read_records
+from loomcore.rundir import (
+    ENVIRONMENT,
+    MANIFEST,
+    SAMPLES,
+    SCORES,
+    TOLERANCE,
+    RunDir,
+    read_json,
+)
 
 DEFAULT_TOLERANCE = {"alpha": 0.05, "margin": 5.0, "bootstrap_samples": 2000, "seed": 0}
 
@@ -62,24 +70,20 @@ def load_side(path: Path) -> Side:
             return Side(str(path), _checked_scores(read_json(path), path), None, None, None, None, None)
         except OSError as exc:
             raise InputError(f"{path}: not a scores.json ({exc}) — pass a run directory or a scores file") from None
-    if not (path / "scores.json").is_file():
+    run = RunDir(path)
+    if not run.has(SCORES):
         raise InputError(f"{path}: no scores.json — pass a run directory written by `loomctl run`, or a golden folder")
-
-    def read(name):
-        f = path / name
-        return read_json(f) if os.path.lexists(f) else None
-
-    scores = _checked_scores(read("scores.json"), path / "scores.json")
+    scores = _checked_scores(run.read(SCORES), path / SCORES)
     per_sample, lengths = None, None
-    if (path / "samples").is_dir():
+    if (path / SAMPLES).is_dir():
         per_sample, lengths = {}, {}
         for task, rows in read_records(path).items():
             metric = scores["tasks"].get(task, {}).get("metric")
             per_sample[task] = {r.id: _sample_score(r, metric, f"{path}/samples/{task}.jsonl: {r.id}")
                                 for r in rows if r.scores and metric}
             lengths[task] = {r.id: r.length for r in rows}
-    return Side(str(path), scores, read("manifest.json"), read("environment.json"), per_sample, lengths,
-                read("tolerance.json"))
+    return Side(str(path), scores, run.read_optional(MANIFEST), run.read_optional(ENVIRONMENT), per_sample, lengths,
+                run.read_optional(TOLERANCE))
 
 
 def _sample_score(record, metric: str, where: str) -> float:

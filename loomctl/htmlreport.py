@@ -16,8 +16,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputError
-from harness.records import read_json, read_records
+from loomcore.errors import InputError
+from loomcore.records import read_records
+from loomcore.rundir import ENVIRONMENT, JUDGE_SCORES, MANIFEST, SCORES, RunDir
 
 Z95 = 1.959963984540054
 
@@ -195,9 +196,8 @@ def render(run_dir: Path, golden: Path | None = None) -> str:
 
 
 def _render(run_dir: Path, golden: Path | None) -> str:
-    manifest = read_json(run_dir / "manifest.json")
-    scores = read_json(run_dir / "scores.json")
-    environment = read_json(run_dir / "environment.json") if (run_dir / "environment.json").is_file() else {}
+    run = RunDir(run_dir)
+    manifest, scores, environment = run.read(MANIFEST), run.read(SCORES), run.read_optional(ENVIRONMENT, {})
     records = read_records(run_dir)
     diff = None
     if golden is not None:
@@ -217,10 +217,10 @@ def _render(run_dir: Path, golden: Path | None) -> str:
         pins = "".join(f"<li>{escape(p)}</li>" for p in diff["pin_differences"]) or "<li>none</li>"
         sections += ["<h2>Diff against golden</h2>", f"<figure id=fig-forest>{figures['forest']}</figure>",
                      f"<p>Pins that differ:</p><ul id=pins>{pins}</ul>"]
-    if (run_dir / "judge_scores.json").is_file():
+    if run.has(JUDGE_SCORES):
         sections += ["<h2>Judge metrics</h2><p>Scored by pinned judge models (<code>loomctl judge</code>), "
                      "apart from the judge-free scores above.</p>",
-                     _judge_table(read_json(run_dir / "judge_scores.json"))]
+                     _judge_table(run.read(JUDGE_SCORES))]
     sections += ["<h2>Provenance</h2>", _provenance(manifest, environment), "<h2>Samples</h2>", _samples(records)]
     return (f"<!doctype html><html><head><meta charset=utf-8>{CSP}<title>loomctl report</title><style>{STYLE}</style>"
             f"<script>{SCRIPT}</script></head><body>{''.join(sections)}</body></html>\n")

@@ -23,8 +23,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputError, RuntimeFailure
-from harness.hashing import sha256_json, sha256_text
+from loomcore.errors import InputError, RuntimeFailure
+from loomcore.hashing import sha256_json, sha256_text
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "images"
@@ -106,7 +106,7 @@ def check_engine_version(flavour: str, lock: str, manifest_data: dict[str, Any])
 
 
 def project_source_sha256() -> str:
-    files = sorted(p for d in ("loomctl", "harness") for p in (ROOT / d).rglob("*")
+    files = sorted(p for d in ("loomctl", "loomcore", "harness") for p in (ROOT / d).rglob("*")
                    if p.is_file() and "__pycache__" not in p.parts)
     files.append(ROOT / "pyproject.toml")
     return sha256_json({p.relative_to(ROOT).as_posix(): sha256_text(p.read_text(encoding="utf-8", errors="replace"))

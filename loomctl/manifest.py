@@ -16,11 +16,10 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from harness.accel import spec_problems
-from harness.benchmarks import BENCHMARKS
-from harness.errors import InputError
-from harness.hashing import sha256_json, strict_json_loads
-from harness.metrics import ALL_METRICS
+from harness.api import ALL_METRICS, BENCHMARKS
+from harness.api import acceleration_problems as spec_problems
+from loomcore.errors import InputError
+from loomcore.hashing import sha256_json, strict_json_loads
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "manifests" / "schema" / "manifest.v1.json"
 SUPPORTED_MAJOR = "1"
@@ -299,7 +298,7 @@ def semantic_problems(manifest: Manifest) -> list[str]:
         except InputError as exc:
             problems += exc.problems
     problems += _image_cuda_problems(manifest.data)
-    from harness.engines import args_problems
+    from harness.api import engine_args_problems as args_problems
 
     problems += args_problems(_as_dict(manifest.data.get("engine")))
     return problems
@@ -362,8 +361,8 @@ def _template_budget_problems(manifest: Manifest) -> list[str]:
         return []
     if folder is None or not (folder / "tokenizer.json").is_file():
         return []
-    from harness.prompts import template_floor_tokens
-    from harness.tokenizer import ModelTokenizer
+    from harness.api import template_floor_tokens
+    from loomcore.tokenizer import ModelTokenizer
 
     tokenizer = ModelTokenizer(folder)
     problems = []
@@ -389,7 +388,8 @@ def _dataset_problems(manifest: Manifest, task: TaskSpec) -> list[str]:
     at = f"{task.pointer}/dataset"
     ds = task.dataset
     if ds.get("source") == "generator":
-        from harness.data.synthetic import GENERATORS, param_problems
+        from harness.api import GENERATORS
+        from harness.api import generator_param_problems as param_problems
 
         if ds.get("generator") not in GENERATORS:
             return [f"{at}/generator: unknown generator {ds.get('generator')!r} — use one of {sorted(GENERATORS)}"]

@@ -13,12 +13,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from loomcore.records import read_records
+from loomcore.rundir import SCORES, TIMING, TOLERANCE, RunDir
+
 
 def bench_hashing(size_mib: int = 512) -> bool:
     """Weights hashing (streamed file sha256) against hashlib.sha256 over the same bytes in memory,
     then the cached re-hash of the same file. Target: ratio >= 0.8."""
-    from harness.hashing import file_sha256
-    from harness.hashing import HashCache
+    from loomcore.hashing import HashCache, file_sha256
 
     block = os.urandom(1 << 20)
     data = block * size_mib
@@ -56,14 +58,13 @@ def bench_gate(golden: Path = Path("golden/loombench-lite"), trials: int = 400) 
     new outcomes are independent draws. No change: both from the same probabilities. A k-point drop:
     the new probabilities lowered by k/100 in expectation (clipped at 0). Prints the suite-level
     false-alarm rate (any task FAIL; target <= 5 %) and the per-task power to FAIL a 5-point drop."""
-    import json
 
     import numpy as np
 
     from loomctl.compare import DEFAULT_TOLERANCE, holm, mcnemar_worse_p
 
-    scores = json.loads((golden / "scores.json").read_text())
-    tol = {**DEFAULT_TOLERANCE, **json.loads((golden / "tolerance.json").read_text())}
+    scores = RunDir(golden).read(SCORES)
+    tol = {**DEFAULT_TOLERANCE, **RunDir(golden).read(TOLERANCE)}
     rng = np.random.default_rng(0)
     tasks = [(name, t["n"], max(min(t["score"] / 100, 0.95), 0.05)) for name, t in scores["tasks"].items()]
     golden_means = {name: t["score"] / 100 for name, t in scores["tasks"].items()}
@@ -123,7 +124,7 @@ def bench_overhead(samples: int = 100, length: int = 8000) -> bool:
         t0 = time.perf_counter()
         subprocess.run(cli + ["run", str(path), "--out", str(out)], check=True, capture_output=True)
         total = time.perf_counter() - t0
-        timing = json.loads((out / "timing.json").read_text())
+        timing = RunDir(out).read(TIMING)
     share = timing["overhead_share"]
     steady = 1 - timing["generate_seconds"] / (timing["wall_seconds"] - timing["engine_load_seconds"])
     imports, weights = _engine_start_parts(Path(__file__).resolve().parents[1] / "manifests" / "models" / "tiny-loom")
@@ -230,14 +231,13 @@ def bench_accel(limit: int = 12, tasks: tuple[str, ...] = ("niah", "niah_single"
                 print(f"accel: {name} failed (exit {result.returncode}): {result.stderr.strip()[-400:]}")
                 continue
             runs[name] = out
-            timing = json.loads((out / "timing.json").read_text())
-            records = [json.loads(line) for f in sorted((out / "samples").glob("*.jsonl"))
-                       for line in f.read_text().splitlines()]
-            tokens = sum(r["input_tokens"] + r["output_tokens"] for r in records)
+            timing = RunDir(out).read(TIMING)
+            records = [r for rows in read_records(out).values() for r in rows]
+            tokens = sum(r.input_tokens + r.output_tokens for r in records)
             diff = compare(out, runs["full"]) if name != "full" else None
             if diff and diff["verdict"] == "FAIL":
                 fails[name] = [p for p in diff["pin_differences"] if "acceleration" in p][:1]
-            scores = json.loads((out / "scores.json").read_text())["tasks"]
+            scores = RunDir(out).read(SCORES)["tasks"]
             for task in tasks:
                 cmp = next((r for r in diff["tasks"] if r["task"] == task), None) if diff else None
                 rows.append((name, task, scores[task]["score"], cmp, tokens / max(timing["generate_seconds"], 1e-9),

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.data.loaders import load_samples
-from harness.errors import InputError
-from harness.hashing import HashCache, hash_model, samples_sha256, sha256_text
+from harness.api import load_samples
+from loomcore.errors import InputError
+from loomcore.hashing import HashCache, hash_model, samples_sha256, sha256_text
 from loomctl import manifest as mf
+
 
 @dataclass(frozen=True)
 class Pin:
@@ -55,8 +56,8 @@ def _task_location(manifest: mf.Manifest, task: mf.TaskSpec, key: str) -> tuple[
 def compute(manifest: mf.Manifest, model_dir: Path | None = None, data_dir: Path | None = None,
             cache: HashCache | None = None) -> list[Pin]:
     """Every pin of the manifest, computed from the files it names."""
-    from harness.prompts import chat_template_text
-    from harness.tokenizer import ModelTokenizer
+    from harness.api import chat_template_text
+    from loomcore.tokenizer import ModelTokenizer
 
     cache = cache or HashCache()
     folder = model_dir_of(manifest, model_dir)
@@ -107,7 +108,7 @@ PARALLEL_FROM_TOKENS = 2_000_000  # generated tokens (lengths x samples) below w
 
 
 def _start_worker(model_dir: str) -> None:
-    from harness.tokenizer import ModelTokenizer
+    from loomcore.tokenizer import ModelTokenizer
 
     _WORKER_TOKENIZER.append(ModelTokenizer(Path(model_dir)))
 

@@ -28,11 +28,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import harness
 import loomctl
-from harness.errors import InputError, RuntimeFailure
-from harness.hashing import sha256_json, sha256_text
-from harness.records import refuse_link, write_json_atomic
+from harness import api as harness_api
+from loomcore.errors import InputError, RuntimeFailure
+from loomcore.hashing import sha256_json, sha256_text
+from loomcore.rundir import LOCK, MANIFEST, RunDir, refuse_link, write_json_atomic
 from loomctl import manifest as mf
 from loomctl.pins import model_dir_of
 
@@ -66,7 +66,7 @@ def effective_manifest(manifest: mf.Manifest, runtime: dict[str, Any], limit: in
             # The judges (pins may still be open: only `loomctl judge` needs them), for the judge pass.
             **({"judges": data["judges"]} if data.get("judges") else {}),
             **({"substitutions": substitutions} if substitutions else {}),
-            "versions": {"loomctl": loomctl.__version__, "harness": harness.__version__}, "tasks": tasks}
+            "versions": {"loomctl": loomctl.__version__, "harness": harness_api.version}, "tasks": tasks}
 
 
 def default_run_dir(manifest: mf.Manifest) -> Path:
@@ -76,9 +76,9 @@ def default_run_dir(manifest: mf.Manifest) -> Path:
 def prepare(manifest: mf.Manifest, out: Path, runtime: dict[str, Any], limit: int | None = None,
             substitutions: dict[str, Any] | None = None) -> Path:
     effective = effective_manifest(manifest, runtime, limit, substitutions)
-    path = out / "manifest.json"
+    path = out / MANIFEST
     if path.exists():
-        existing = json.loads(path.read_text())
+        existing = RunDir(out).read(MANIFEST)
         if sha256_json(existing) != sha256_json(effective):
             raise InputError(f"--out: {out} holds a run of a different effective manifest "
                              f"(digest {existing.get('manifest_digest', '?')[:12]}) — choose another --out, "
@@ -150,14 +150,14 @@ class LocalRuntime(Runtime):
         model = model_dir_of(manifest, model_dir)
         args = _harness_run_args(manifest, str(out), str(model), str(manifest.root.resolve()),
                                  str(data_dir) if data_dir else None, allow_accelerator_mismatch, hash_cache)
-        return _spawn([self.python, "-m", "harness", *args], out / "logs" / "harness.log",
+        return _spawn([self.python, "-m", "harness", *args], RunDir(out).log("harness.log"),
                       "run: interrupted — finished samples are kept; run the same command to resume", self.env)
 
     def judge(self, run_dir, effective, root, judge_dirs) -> int:
         args = _harness_judge_args(str(run_dir), str(root.resolve()),
                                    {name: str(folder.resolve()) for name, folder in judge_dirs.items()},
                                    self.judge_provenance())
-        return _spawn([self.python, "-m", "harness", *args], run_dir / "logs" / "judge.log",
+        return _spawn([self.python, "-m", "harness", *args], RunDir(run_dir).log("judge.log"),
                       "judge: interrupted — the run's scores are untouched; run the same command again", self.env)
 
 
@@ -217,7 +217,7 @@ def runtime_for(name: str, manifest_data: dict[str, Any], base: str | None = Non
     raise InputError(f"--runtime: {name!r} is not a runtime — use {', '.join(RUNTIMES[:-1])} or {RUNTIMES[-1]}")
 
 
-LOCK_NAME = ".lock"
+LOCK_NAME = LOCK
 _HELD: list[int] = []  # lock descriptors the harness child inherits, so an orphaned child still holds them
 
 
@@ -395,9 +395,9 @@ def run_docker(manifest: mf.Manifest, out: Path, image, model_dir: Path | None, 
     """Run the harness in ``image`` (see ``container_options``); logs streamed to stderr and
     logs/harness.log; the exit code propagated; the container removed afterwards, also on Ctrl-C or
     SIGTERM."""
-    (out / "logs").mkdir(parents=True, exist_ok=True)  # before the run directory is opened to the image's user
+    RunDir(out).log("harness.log").parent.mkdir(parents=True, exist_ok=True)  # before the run directory is opened to the image's user
     options = container_options(manifest, out, model_dir, data_dir, allow_accelerator_mismatch, hash_cache)
-    return _in_container(image, options, out / "logs" / "harness.log",
+    return _in_container(image, options, RunDir(out).log("harness.log"),
                          "run: interrupted; the container was stopped — finished samples are kept; run the same "
                          "command to resume")
 
@@ -405,9 +405,9 @@ def run_docker(manifest: mf.Manifest, out: Path, image, model_dir: Path | None, 
 def judge_docker(run_dir: Path, effective: dict[str, Any], root: Path, judge_dirs: dict[str, Path], image) -> int:
     """The judge pass over ``run_dir`` (whose effective manifest is ``effective``) in ``image`` (see
     ``judge_container_options``), as ``run_docker`` runs a run."""
-    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+    RunDir(run_dir).log("judge.log").parent.mkdir(parents=True, exist_ok=True)
     return _in_container(image, judge_container_options(run_dir, effective, root, judge_dirs, image.provenance()),
-                         run_dir / "logs" / "judge.log",
+                         RunDir(run_dir).log("judge.log"),
                          "judge: interrupted; the container was stopped — the run's scores are untouched; run the "
                          "same command again")
 

@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputError
+from loomcore.errors import InputError
 from loomctl import manifest as mf
 
 
@@ -129,7 +129,7 @@ def substitute(manifest: mf.Manifest, model_dir: Path | None = None, engine: str
 
 
 def _has_chat_template(model_dir: Path) -> bool:
-    from harness.prompts import chat_template_text
+    from harness.api import chat_template_text
 
     try:
         return bool(chat_template_text(model_dir))
@@ -155,8 +155,8 @@ def _drop_tasks_that_cannot_fit(manifest: mf.Manifest, data: dict[str, Any], mod
     """Tasks whose template alone (every field empty) and answer budget exceed the substituted
     window cannot run on that model at all: they are dropped, each named in the substitutions, so
     the benchmark's score says how many tasks it stands on. A benchmark left with no task fails."""
-    from harness.prompts import template_floor_tokens
-    from harness.tokenizer import ModelTokenizer
+    from harness.api import template_floor_tokens
+    from loomcore.tokenizer import ModelTokenizer
 
     tokenizer = ModelTokenizer(model_dir)
     done = []

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from harness.errors import InputError, RuntimeFailure
-from harness.hashing import sha256_text
+from loomcore.errors import InputError, RuntimeFailure
+from loomcore.hashing import sha256_text
 from loomctl import images
 
 MARK = ".loomctl-venv.json"

@@ -9,23 +9,18 @@ tokens, the consistency checks MLPerf's checker runs on LLM outputs.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputError
-from harness.hashing import sha256_text
-from harness.records import read_records
-from harness.scoring import score_sample, suite_scores
+from harness.api import score_sample, suite_scores
+from loomcore.hashing import sha256_text
+from loomcore.records import read_records
+from loomcore.rundir import MANIFEST, SCORES, RunDir
 
 
 def verify(run_dir: Path, model_dir: Path | None = None, root: Path | None = None) -> list[str]:
     """Every problem found (empty when the bundle is consistent)."""
-    try:
-        effective = json.loads((run_dir / "manifest.json").read_text())
-        published = json.loads((run_dir / "scores.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{run_dir}: not a run directory ({exc}) — pass a folder written by `loomctl run`") from None
+    effective, published = RunDir(run_dir).read(MANIFEST), RunDir(run_dir).read(SCORES)
     problems: list[str] = []
     if published.get("manifest_digest") != effective.get("manifest_digest"):
         problems.append(f"scores.json: manifest_digest {published.get('manifest_digest')} is not the run's "
@@ -66,10 +61,9 @@ def verify(run_dir: Path, model_dir: Path | None = None, root: Path | None = Non
 
 
 def _against_inputs(effective: dict[str, Any], records, model_dir: Path, root: Path) -> list[str]:
-    from harness.data.loaders import load_samples
-    from harness.hashing import samples_sha256
-    from harness.run import _builder, select
-    from harness.tokenizer import ModelTokenizer
+    from harness.api import builder_for_task, load_samples, select
+    from loomcore.hashing import samples_sha256
+    from loomcore.tokenizer import ModelTokenizer
 
     problems = []
     tokenizer = ModelTokenizer(model_dir)
@@ -84,7 +78,7 @@ def _against_inputs(effective: dict[str, Any], records, model_dir: Path, root: P
             problems.append(f"samples/{task['id']}.jsonl: {missing}: missing record")
         for extra in sorted(set(rows) - set(by_id)):
             problems.append(f"samples/{task['id']}.jsonl: {extra}: no such sample in the pinned data")
-        builder = _builder(task, tokenizer, model_dir)
+        builder = builder_for_task(task, tokenizer, model_dir)
         present = [by_id[i] for i in rows if i in by_id]
         for sample, prompt in zip(present, builder.build_many(present)):
             r = rows[sample["id"]]

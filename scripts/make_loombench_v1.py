@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness.benchmarks import BENCHMARKS, FAMILIES  # noqa: E402
-from harness.hashing import sha256_text  # noqa: E402
+from loomcore.hashing import sha256_text  # noqa: E402
 from harness.judge_run import JUDGED  # noqa: E402
 from loomctl.manifest import dump  # noqa: E402
 

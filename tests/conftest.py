@@ -38,7 +38,7 @@ def random_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tok():
     """The shipped model's tokenizer (real, loaded once)."""
-    from harness.tokenizer import ModelTokenizer
+    from loomcore.tokenizer import ModelTokenizer
 
     return ModelTokenizer(SHIPPED_MODEL)
 

@@ -7,7 +7,7 @@ from typing import Any
 from harness.benchmarks.base import TaskDef
 from harness.data.loaders import load_samples
 from harness.prompts import PromptBuilder, render
-from harness.tokenizer import ModelTokenizer
+from loomcore.tokenizer import ModelTokenizer
 from tests.conftest import ROOT
 
 CONTEXT_ROOM = 24  # tokens of context the small budget leaves: enough for both ends, far less than a fixture

@@ -10,8 +10,8 @@ import pytest
 
 from harness.accel import rag, record_label
 from harness.data.loaders import load_samples
-from harness.errors import InputError
-from harness.tokenizer import ModelTokenizer
+from loomcore.errors import InputError
+from loomcore.tokenizer import ModelTokenizer
 from tests.conftest import ROOT, SHIPPED_MODEL
 from tests.helpers import loomctl, small_manifest
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from harness.benchmarks import BENCHMARKS
-from harness.errors import InputError
+from loomcore.errors import InputError
 from harness.metrics import ALL_METRICS, score
 from harness.prompts import PromptBuilder, render
 from harness.run import record_meta

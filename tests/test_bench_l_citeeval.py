@@ -15,7 +15,7 @@ import pytest
 
 from harness.benchmarks import BENCHMARKS
 from harness.benchmarks.l_citeeval import BENCHMARK, format_passage, prepare_sample
-from harness.errors import InputError
+from loomcore.errors import InputError
 from harness.metrics import ALL_METRICS, CONTEXT_METRICS, METRICS, score
 from harness.metrics.l_citeeval import citation_scores, format_document, remove_citations
 from harness.prompts import PromptBuilder, render

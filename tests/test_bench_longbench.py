@@ -11,12 +11,12 @@ import pytest
 
 from harness.benchmarks import BENCHMARKS
 from harness.data.loaders import load_samples
-from harness.errors import InputError
+from loomcore.errors import InputError
 from harness.metrics import ALL_METRICS, score
 from harness.metrics.longbench import FIRST_LINE_TASKS
 from harness.metrics.longbench_v2 import extract_choice
 from harness.prompts import PromptBuilder, render
-from harness.records import Record
+from loomcore.records import Record
 from harness.run import record_meta
 from harness.scoring import score_sample, task_scores
 from tests.conftest import ROOT

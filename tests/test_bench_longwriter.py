@@ -12,7 +12,7 @@ import pytest
 
 from harness.benchmarks import BENCHMARKS
 from harness.data.loaders import load_samples
-from harness.errors import InputError
+from loomcore.errors import InputError
 from harness.metrics import ALL_METRICS, METRICS, CONTEXT_METRICS, score
 from harness.metrics.longwriter import (QUALITY_DIMENSIONS, count_words, length_score, quality_scores,
                                         quality_summary)

@@ -16,14 +16,14 @@ from harness.benchmarks import BENCHMARKS
 from harness.benchmarks.base import TaskDef
 from harness.data import synthetic
 from harness.data.loaders import load_samples
-from harness.errors import InputError
-from harness.hashing import samples_sha256
+from loomcore.errors import InputError
+from loomcore.hashing import samples_sha256
 from harness.metrics import ALL_METRICS, CONTEXT_METRICS, METRICS
 from harness.metrics import text as text_metrics
 from harness.metrics.counting_stars import counting_stars_acquisition, counting_stars_reasoning
 from harness.metrics.text import niah_word_recall, string_match_all, string_match_part
 from harness.prompts import PromptBuilder, render
-from harness.tokenizer import ModelTokenizer
+from loomcore.tokenizer import ModelTokenizer
 from tests.conftest import ROOT, SHIPPED_MODEL
 
 TEMPLATES = ROOT / "manifests" / "templates"
@@ -227,8 +227,8 @@ def test_official_style_is_deterministic_and_seeded(name, params):
 def test_official_style_is_identical_in_a_fresh_interpreter():
     params = {"lengths": [1200], "samples_per_length": 1, "style": "official", "num_needles": 4, "language": "zh",
               "variant": "reasoning"}
-    code = ("from harness.data import synthetic; from harness.tokenizer import ModelTokenizer;"
-            "from harness.hashing import samples_sha256;"
+    code = ("from harness.data import synthetic; from loomcore.tokenizer import ModelTokenizer;"
+            "from loomcore.hashing import samples_sha256;"
             f"t = ModelTokenizer({str(SHIPPED_MODEL)!r});"
             f"print(samples_sha256(synthetic.generate('counting_stars', '1+h1', 9, {params!r}, t)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONHASHSEED": "7"})

@@ -17,8 +17,8 @@ import pytest
 from harness.engines import Request
 from harness.engines.openai import ClientSettings, OpenAIEngine, backoff_delay, parse_response, request_body
 from harness.engines.server import client_spec, serve, server_command, split_args, transformers_command
-from harness.errors import InputError, RuntimeFailure
-from harness.tokenizer import ModelTokenizer
+from loomcore.errors import InputError, RuntimeFailure
+from loomcore.tokenizer import ModelTokenizer
 from tests.conftest import ROOT, SHIPPED_MODEL
 
 GREEDY = Request("s1", "Answer: The special magic number is:", 16, ("\n",), 0.0, 1.0, 7)

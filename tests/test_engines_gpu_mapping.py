@@ -16,7 +16,7 @@ from harness.accel import configure_engine
 from harness.engines import Request, load_engine
 from harness.engines import sglang as sg
 from harness.engines import vllm as vl
-from harness.errors import InputError, RuntimeFailure
+from loomcore.errors import InputError, RuntimeFailure
 from harness.prompts import render
 from tests.conftest import ROOT, SHIPPED_MODEL
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from harness.errors import InputError
+from loomcore.errors import InputError
 from loomctl.images import FLAVOURS, check_engine_version, flavour_of, lock_text
 from tests.conftest import ROOT
 

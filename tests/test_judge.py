@@ -14,8 +14,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.errors import InputError
-from harness.hashing import HashCache, hash_model
+from loomcore.errors import InputError
+from loomcore.hashing import HashCache, hash_model
 from harness.judge_run import JUDGED, judged_tasks, load_judges, parse_judge_dirs
 from tests.conftest import ROOT, SHIPPED_MODEL
 from tests.helpers import loomctl
@@ -153,7 +153,7 @@ def judge_rows(run_dir: Path, task: str) -> list[dict]:
 def test_citation_scores_are_the_scorers_on_the_records_with_the_pinned_nli_judge(judged):
     from harness.judges import NLIJudge
     from harness.metrics.l_citeeval import citation_scores, format_document
-    from harness.records import RecordFile
+    from loomcore.records import RecordFile
 
     scores = read_json(judged.run_dir / "judge_scores.json")
     assert list(scores["tasks"]) == [CITEEVAL_TASK, LONGWRITER_TASK]

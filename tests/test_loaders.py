@@ -7,8 +7,8 @@ import json
 import pytest
 
 from harness.data.loaders import check_pin, load_samples
-from harness.errors import InputError
-from harness.hashing import samples_sha256
+from loomcore.errors import InputError
+from loomcore.hashing import samples_sha256
 
 ROWS = [{"_id": "a1", "input": "What?", "context": "Some text.", "answers": ["x"]},
         {"_id": "b2", "input": "Who?", "context": "Other text.", "answers": ["y", "z"]}]
@@ -65,7 +65,7 @@ def test_hub_dataset_without_revision_is_refused(tmp_path):
 
 
 def test_generated_cache_is_reused_by_runs_but_never_by_pins(tmp_path, monkeypatch):
-    from harness.tokenizer import ModelTokenizer
+    from loomcore.tokenizer import ModelTokenizer
     from tests.conftest import SHIPPED_MODEL
 
     monkeypatch.setenv("LOOMCTL_DATA_CACHE", str(tmp_path / "cache"))

@@ -7,8 +7,8 @@ import shutil
 import subprocess
 import sys
 
-from harness.hashing import HashCache
-from harness.hashing import file_sha256
+from loomcore.hashing import HashCache
+from loomcore.hashing import file_sha256
 
 
 def loomctl(*args):
@@ -74,7 +74,7 @@ def test_generated_data_pins_are_the_same_from_parallel_workers(project, monkeyp
     pins, exactly as one process does; a bad worker count is refused."""
     import pytest
 
-    from harness.errors import InputError
+    from loomcore.errors import InputError
     from loomctl import manifest as mf
     from loomctl import pins
     from tests.conftest import SHIPPED_MODEL

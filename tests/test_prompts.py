@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import InputError
+from loomcore.errors import InputError
 from harness.prompts import PromptBuilder, render
 
 TEMPLATE = "Read this.\n{{ context }}\nQuestion: what is the number for {{ query }}?\nAnswer:"

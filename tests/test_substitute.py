@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from harness.hashing import HashCache, hash_model
+from loomcore.hashing import HashCache, hash_model
 from tests.helpers import loomctl, small_manifest
 
 

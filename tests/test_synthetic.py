@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from harness.data import synthetic
-from harness.errors import InputError
-from harness.hashing import samples_sha256
+from loomcore.errors import InputError
+from loomcore.hashing import samples_sha256
 from tests.conftest import SHIPPED_MODEL
 
 
@@ -48,8 +48,8 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tok):
 
 
 def test_identical_in_a_fresh_interpreter(tok):
-    code = ("from harness.data import synthetic; from harness.tokenizer import ModelTokenizer;"
-            "from harness.hashing import samples_sha256;"
+    code = ("from harness.data import synthetic; from loomcore.tokenizer import ModelTokenizer;"
+            "from loomcore.hashing import samples_sha256;"
             f"t = ModelTokenizer({str(SHIPPED_MODEL)!r});"
             "print(samples_sha256(synthetic.generate('ruler_fwe', synthetic.generator_version('ruler_fwe'), 3,"
             " {'lengths': [512], 'samples_per_length': 2}, t)))")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.hashing import sha256_text
+from loomcore.hashing import sha256_text
 from tests.conftest import ROOT, SHIPPED_MODEL
 from tests.helpers import loomctl, small_manifest
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from harness.errors import InputError
-from harness.hashing import sha256_json
+from loomcore.errors import InputError
+from loomcore.hashing import sha256_json
 
 SAMPLE_TRANSFORMS = {"rag": "harness.accel.rag"}
 ENGINE_OPTIONS = ("kv_cache", "sparse_attention")

@@ -53,9 +53,15 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from harness.accel.checks import Param, fraction_below_one, installed_version, int_at_least, library_problems, \
-    param_problems
-from harness.errors import InputError
+from harness.accel.checks import (
+    Param,
+    fraction_below_one,
+    installed_version,
+    int_at_least,
+    library_problems,
+    param_problems,
+)
+from loomcore.errors import InputError
 
 
 @dataclass(frozen=True)

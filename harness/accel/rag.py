@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from harness.errors import InputError
+from loomcore.errors import InputError
 
 ORDERS = ("score", "document")
 BM25_STOPWORDS = {"en": "en", "none": None}
@@ -141,7 +141,9 @@ def check_spec(spec: dict[str, Any], where: str) -> dict[str, Any]:
             and not COMMON_PARAMS["overlap_tokens"].check(overlap) and overlap >= chunk):
         problems.append(f"{where}/acceleration/params/overlap_tokens: {overlap} is not less than chunk_tokens "
                         f"{chunk}, so chunks would not advance — lower it")
-    from harness.accel.checks import library_problems  # checks builds on this module's Param
+    from harness.accel.checks import (
+        library_problems,  # checks builds on this module's Param
+    )
 
     problems += library_problems(spec, METHOD_LIBRARIES[method], where, f"rag/{method}")
     if problems:

@@ -51,8 +51,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from harness.accel.checks import Param, installed_version, int_at_least, library_problems, param_problems
-from harness.errors import InputError, RuntimeFailure
+from harness.accel.checks import (
+    Param,
+    installed_version,
+    int_at_least,
+    library_problems,
+    param_problems,
+)
+from loomcore.errors import InputError, RuntimeFailure
 
 ATTENTION_NAME = "loomctl_sparse_prefill"  # the AttentionInterface key this module registers
 

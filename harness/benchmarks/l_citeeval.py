@@ -41,7 +41,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.benchmarks.base import Benchmark, TaskDef
-from harness.errors import InputError
+from loomcore.errors import InputError
 
 REPO = "LCM-Lab/LOOMBench"
 REVISION = "d9d4f349551cd0fe8b25dc766612d35e4230e7cb"

@@ -2,7 +2,7 @@
 
 All three return the same thing: a list of plain-dict samples, each with a string ``id``, in a
 stable order, after the manifest's field mapping and ``limit``. Their canonical content hash
-(``harness.hashing.samples_sha256``) is what the manifest pins.
+(``loomcore.hashing.samples_sha256``) is what the manifest pins.
 """
 
 from __future__ import annotations
@@ -14,8 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.data import synthetic
-from harness.errors import InputError
-from harness.hashing import canonical_json, samples_sha256, sha256_json, strict_json_loads
+from loomcore.errors import InputError
+from loomcore.hashing import (
+    canonical_json,
+    samples_sha256,
+    sha256_json,
+    strict_json_loads,
+)
 
 
 def _finish(rows: list[dict[str, Any]], dataset: dict[str, Any]) -> list[dict[str, Any]]:
@@ -146,3 +151,10 @@ def check_pin(samples: list[dict[str, Any]], dataset: dict[str, Any], where: str
         raise InputError(f"{where}/dataset/sha256: the samples hash to {actual}, the manifest pins {expected} — "
                          "the data changed; if that is intended, re-pin with `loomctl pin`, otherwise restore the data")
     return actual
+
+
+def select(samples: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+    """``limit`` samples spread evenly over the task (so every length bucket stays represented)."""
+    if not limit or limit >= len(samples):
+        return samples
+    return [samples[(i * len(samples)) // limit] for i in range(limit)]

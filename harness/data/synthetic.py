@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from harness.data import haystack
-from harness.errors import InputError
+from loomcore.errors import InputError
 
 
 class TokenCounter(Protocol):

@@ -10,7 +10,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from harness.errors import InputError
+from loomcore.errors import InputError
 
 
 @dataclass(frozen=True)

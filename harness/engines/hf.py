@@ -19,8 +19,8 @@ from typing import Any
 
 from harness.engines import Output, Request, cut_at_stop
 from harness.engines.vllm import Option, resolve_options
-from harness.errors import InputError, RuntimeFailure, version_mismatch
-from harness.tokenizer import ModelTokenizer
+from loomcore.errors import InputError, RuntimeFailure, version_mismatch
+from loomcore.tokenizer import ModelTokenizer
 
 # The engine-side acceleration methods, by the kind a task's `acceleration` setting names.
 ACCELERATION = {"kv_cache": "harness.accel.kv_cache:KVCacheCompression",
@@ -43,9 +43,8 @@ class TransformersEngine:
     def __init__(self, spec: dict[str, Any], model: dict[str, Any], model_dir: str,
                  accelerator: dict[str, Any] | None = None):
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
         import transformers
+        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         transformers.utils.logging.disable_progress_bar()
         if spec.get("version") != transformers.__version__:

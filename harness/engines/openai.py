@@ -58,7 +58,7 @@ from typing import Any
 
 from harness.engines import Output, Request, cut_at_stop
 from harness.engines.vllm import Option, resolve_options
-from harness.errors import InputError, RuntimeFailure
+from loomcore.errors import InputError, RuntimeFailure
 
 ENDPOINTS = {"completions": "/completions", "chat": "/chat/completions"}
 PROMPT_FORMATS = ("text", "token_ids")
@@ -297,7 +297,7 @@ class OpenAIEngine:
     @property
     def tokenizer(self):
         if self._tokenizer is None:
-            from harness.tokenizer import ModelTokenizer
+            from loomcore.tokenizer import ModelTokenizer
 
             self._tokenizer = ModelTokenizer(self.model_dir)
         return self._tokenizer

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.engines import ENGINES, EngineRow, resolve
-from harness.errors import InputError, RuntimeFailure, version_mismatch
+from loomcore.errors import InputError, RuntimeFailure, version_mismatch
 
 HOST = "127.0.0.1"
 LAUNCHER_ARGS = {"startup_timeout_s": 900.0}

@@ -60,9 +60,16 @@ from pathlib import Path
 from typing import Any
 
 from harness.engines import Output, Request
-from harness.engines.vllm import (HOST, Option, check_version_floor, cli_flags, gpu_count, import_engine,
-                                  resolve_options)
-from harness.errors import InputError, RuntimeFailure
+from harness.engines.vllm import (
+    HOST,
+    Option,
+    check_version_floor,
+    cli_flags,
+    gpu_count,
+    import_engine,
+    resolve_options,
+)
+from loomcore.errors import InputError, RuntimeFailure
 
 MIN_VERSION = (0, 5, 4)  # deterministic inference (0.5.3) and --sampling-defaults (0.5.4)
 
@@ -157,7 +164,7 @@ class SGLangEngine:
                              "through harness.engines.server — remove engine.mode or set it to offline")
         kwargs = engine_args(spec, model, model_dir, accelerator)
         sglang = import_engine("sglang", spec["version"], {})
-        from harness.tokenizer import ModelTokenizer
+        from loomcore.tokenizer import ModelTokenizer
 
         self.tokenizer = ModelTokenizer(model_dir)
         self.context_length = kwargs.get("context_length")

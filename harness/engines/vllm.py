@@ -65,7 +65,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.engines import Output, Request
-from harness.errors import InputError, RuntimeFailure, version_mismatch
+from loomcore.errors import InputError, RuntimeFailure, version_mismatch
 
 HOST = "127.0.0.1"
 MIN_VERSION = (0, 11, 0)
@@ -270,7 +270,7 @@ class VLLMEngine:
         kwargs = engine_args(spec, model, model_dir, accelerator)
         self.env = environment(spec)
         vllm = import_engine("vllm", spec["version"], self.env)
-        from harness.tokenizer import ModelTokenizer
+        from loomcore.tokenizer import ModelTokenizer
 
         self.tokenizer = ModelTokenizer(model_dir)
         self.max_model_len = kwargs.get("max_model_len")

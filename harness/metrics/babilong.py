@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.errors import InputError
+from loomcore.errors import InputError
 
 LOCATIONS = frozenset({"bathroom", "bedroom", "garden", "hallway", "kitchen", "office"})
 TASK_LABELS: dict[str, frozenset[str]] = {

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harness.errors import InputError
+from loomcore.errors import InputError
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 # The penguin's key in either language, then its list up to the closing bracket or the end.

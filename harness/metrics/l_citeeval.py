@@ -47,8 +47,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from harness.errors import InputError
 from harness.metrics.text import qa_f1, rouge_l
+from loomcore.errors import InputError
 
 _CITATION = re.compile(r"\[\d+")
 _SPACED_CITATION = re.compile(r" \[\d+")

@@ -30,9 +30,9 @@ import re
 from functools import cache
 from typing import Any
 
-from harness.errors import InputError
 from harness.metrics.longbench import count_score
 from harness.metrics.text import _token_f1
+from loomcore.errors import InputError
 
 _NOT_RUSSIAN_WORD = re.compile(r"[^a-zа-яй0-9_]+")
 

@@ -22,8 +22,8 @@ import re
 import string
 from collections import Counter
 
-from harness.errors import InputError
 from harness.metrics.text import qa_f1, rouge_l
+from loomcore.errors import InputError
 
 FIRST_LINE_TASKS = ("trec", "triviaqa", "samsum", "lsht")
 _CN_PUNCTUATION = ("！？｡。＂＃＄％＆＇（）＊＋，－／：；＜＝＞＠［＼］＾＿｀｛｜｝～｟｠｢｣､、〃》「」『』【】〔〕〖〗〘〙〚〛〜〝〞〟"

@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from harness.errors import InputError
+from loomcore.errors import InputError
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _ENGLISH_WORD = re.compile(r"\b[a-zA-Z]+\b")

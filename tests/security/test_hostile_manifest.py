@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from harness.hashing import sha256_text
+from loomcore.hashing import sha256_text
 from tests.conftest import SHIPPED_MODEL
 from tests.helpers import loomctl, small_manifest
 
@@ -73,7 +73,7 @@ def test_out_over_a_plain_file_is_exit_2(project, tmp_path):
 
 
 def test_weights_rewritten_in_place_with_size_and_mtime_restored_are_hashed_again(tmp_path):
-    from harness.hashing import HashCache, file_sha256
+    from loomcore.hashing import HashCache, file_sha256
 
     weights = tmp_path / "model.safetensors"
     weights.write_bytes(b"A" * 4096)
@@ -87,8 +87,8 @@ def test_weights_rewritten_in_place_with_size_and_mtime_restored_are_hashed_agai
 
 
 def test_a_weights_file_linked_from_outside_the_model_folder_is_refused(tmp_path):
-    from harness.errors import InputError
-    from harness.hashing import model_files
+    from loomcore.errors import InputError
+    from loomcore.hashing import model_files
 
     model = tmp_path / "model"
     shutil.copytree(SHIPPED_MODEL, model)
@@ -136,7 +136,7 @@ def test_a_fifo_as_template_file_is_refused_not_waited_on(project):
 
 
 def test_a_judge_path_from_a_received_run_directory_cannot_leave_the_root(tmp_path):
-    from harness.errors import InputError
+    from loomcore.errors import InputError
     from harness.judge_run import _judge_dir
 
     root, outside = tmp_path / "root", tmp_path / "outside"
@@ -182,7 +182,7 @@ def test_a_hub_that_accepts_and_never_answers_is_a_timeout_naming_the_endpoint(t
 @pytest.mark.parametrize("content", [b"\xff\xfe not utf-8\n", b"[1, 2, 3]\n", b'{"context": NaN}\n', b'"text"\n'])
 def test_local_data_that_is_not_json_objects_is_exit_2(tmp_path, content):
     from harness.data.loaders import _read_local
-    from harness.errors import InputError
+    from loomcore.errors import InputError
 
     path = tmp_path / "data.jsonl"
     path.write_bytes(content)
@@ -221,7 +221,7 @@ def test_generator_params_of_the_wrong_type_or_size_are_exit_2_before_generating
 
 def test_auto_map_in_the_tokenizer_config_is_refused_without_trust_remote_code(tmp_path):
     from harness.engines.hf import TransformersEngine
-    from harness.errors import InputError
+    from loomcore.errors import InputError
 
     model = tmp_path / "model"
     shutil.copytree(SHIPPED_MODEL, model)
@@ -237,7 +237,7 @@ def test_auto_map_in_the_tokenizer_config_is_refused_without_trust_remote_code(t
 
 def test_the_harness_does_not_read_local_data_outside_its_folder(tmp_path):
     from harness.data.loaders import load_samples
-    from harness.errors import InputError
+    from loomcore.errors import InputError
 
     root, outside = tmp_path / "root", tmp_path / "secret.jsonl"
     root.mkdir()

@@ -7,7 +7,7 @@ import pytest
 
 from harness.engines import Request
 from harness.engines.openai import parse_response
-from harness.errors import RuntimeFailure
+from loomcore.errors import RuntimeFailure
 
 REQUEST = Request("r0", "prompt", 8, ("\n",))
 

@@ -11,8 +11,8 @@ import shutil
 import pytest
 
 import harness.run as pipeline
-from harness.errors import EXIT_INVALID_INPUT, InputError
-from harness.hashing import HashCache, file_sha256
+from loomcore.errors import EXIT_INVALID_INPUT, InputError
+from loomcore.hashing import HashCache, file_sha256
 from loomctl import manifest as mf
 from loomctl.runtime import LocalRuntime
 from tests.conftest import SHIPPED_MODEL

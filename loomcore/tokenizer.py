@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 
-from harness.errors import InputError
+from loomcore.errors import InputError
 
 
 class ModelTokenizer:
@@ -30,7 +30,7 @@ class ModelTokenizer:
 
     @cached_property
     def sha256(self) -> str:
-        from harness.hashing import file_sha256
+        from loomcore.hashing import file_sha256
 
         return file_sha256(self.path)
 

@@ -10,17 +10,15 @@ through a symlink.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import stat
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputError
-from harness.hashing import canonical_json, strict_json_loads
+from loomcore.errors import InputError
+from loomcore.hashing import canonical_json
+from loomcore.rundir import SAMPLES, TIMINGS, read_regular, refuse_link
 
 RECORD_SCHEMA = "loomctl.record/1"
 SCORES_SCHEMA = "loomctl.scores/1"
@@ -69,18 +67,6 @@ class Record:
         return cls(**data)
 
 
-def refuse_link(path: Path) -> None:
-    """A run directory may come from anyone: a symlink, FIFO or device where a file of it belongs is
-    refused (exit 2), so nothing reads or writes outside the folder through it."""
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return
-    if stat.S_ISLNK(mode) or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        raise InputError(f"{path}: a symlink or special file inside a run directory — a run directory holds "
-                         "only regular files and folders; refusing to follow it (copy the real files in)")
-
-
 def _append(path: Path, lines: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     refuse_link(path.parent)
@@ -91,33 +77,12 @@ def _append(path: Path, lines: list[str]) -> None:
         os.fsync(handle.fileno())
 
 
-def read_regular(path: Path) -> bytes:
-    """A run directory's file, opened without following a link; a symlink or special file is refused."""
-    refuse_link(path.parent)
-    refuse_link(path)
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as handle:
-        return handle.read()
-
-
-def read_json(path: Path) -> Any:
-    """A run directory's JSON file (``read_regular``), strictly: NaN and Infinity literals are refused,
-    and so is anything that is not UTF-8 JSON (exit 2 naming the file)."""
-    try:
-        return strict_json_loads(read_regular(path).decode("utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: missing — pass a run directory written by `loomctl run`") from None
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise InputError(f"{path}: not valid JSON ({str(exc)[:120]}) — pass a run directory written by "
-                         "`loomctl run`, or a golden folder") from None
-
-
 class RecordFile:
     """``samples/<task>.jsonl`` of a run directory."""
 
     def __init__(self, run_dir: Path, task: str):
-        self.path = run_dir / "samples" / f"{task}.jsonl"
-        self.timings = run_dir / "timings" / f"{task}.jsonl"
+        self.path = run_dir / SAMPLES / f"{task}.jsonl"
+        self.timings = run_dir / TIMINGS / f"{task}.jsonl"
 
     def load(self, repair: bool = False) -> list[Record]:
         """Finished records. A torn last line (a kill mid-write) is left out; only the run's own writer,
@@ -146,35 +111,8 @@ class RecordFile:
                                for r in records])
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write to a fresh temporary file beside ``path`` (created exclusively, so a planted file or link
-    of that name is never written through), then rename it over ``path``: a reader sees the old file
-    or the new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    refuse_link(path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
-
-
-def write_jsonl_atomic(path: Path, rows: list[dict[str, Any]]) -> None:
-    """A whole JSONL file at once (canonical JSON, one row a line), replacing any earlier one."""
-    write_text_atomic(path, "".join(canonical_json(row) + "\n" for row in rows))
-
-
 def read_records(run_dir: Path) -> dict[str, list[Record]]:
     """Every task's finished records (reading only: see ``RecordFile.load``)."""
-    refuse_link(run_dir / "samples")
+    refuse_link(run_dir / SAMPLES)
     return {path.stem: RecordFile(run_dir, path.stem).load()
-            for path in sorted((run_dir / "samples").glob("*.jsonl"))}
+            for path in sorted((run_dir / SAMPLES).glob("*.jsonl"))}

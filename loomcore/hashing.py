@@ -15,7 +15,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputError
+from loomcore.errors import InputError
 
 _CHUNK = 1 << 20
 

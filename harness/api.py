@@ -1,0 +1,47 @@
+"""The harness's public entry points: all the host (loomctl) may use of the harness, and all it may
+import from it (``tests/test_import_graph.py`` enforces both).
+
+Names are resolved on first use (``module:attr``, imported then), so importing this module imports
+nothing else of the harness: ``loomctl --help`` stays light, and which harness module the host
+reaches for is written down here, once.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+ENTRY_POINTS = {
+    # validation of a manifest (loomctl validate, run)
+    "BENCHMARKS": "harness.benchmarks:BENCHMARKS",
+    "ALL_METRICS": "harness.metrics:ALL_METRICS",
+    "GENERATORS": "harness.data.synthetic:GENERATORS",
+    "generator_param_problems": "harness.data.synthetic:param_problems",
+    "engine_args_problems": "harness.engines:args_problems",
+    "acceleration_problems": "harness.accel:spec_problems",
+    # data and prompts (loomctl pin, verify, substitutions)
+    "load_samples": "harness.data.loaders:load_samples",
+    "select": "harness.data.loaders:select",
+    "builder_for_task": "harness.prompts:builder_for_task",
+    "chat_template_text": "harness.prompts:chat_template_text",
+    "template_floor_tokens": "harness.prompts:template_floor_tokens",
+    # scoring (loomctl score, verify)
+    "score_sample": "harness.scoring:score_sample",
+    "suite_scores": "harness.scoring:suite_scores",
+    "score_run": "harness.run:score_run",
+    # the judge pass's arguments (loomctl judge)
+    "parse_judge_dirs": "harness.judge_run:parse_judge_dirs",
+    "version": "harness:__version__",
+}
+
+__all__ = sorted(ENTRY_POINTS)
+
+
+def __getattr__(name: str) -> Any:
+    target = ENTRY_POINTS.get(name)
+    if target is None:
+        raise AttributeError(f"harness.api has no entry point {name!r} (it has: {', '.join(__all__)})")
+    module, attr = target.split(":")
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value

@@ -1,0 +1,77 @@
+"""The seams, by import graph: the kernel (``loomcore``) imports neither side and no torch; the host
+(``loomctl``) imports the kernel and ``harness.api`` only, never a harness module of its own choice;
+``harness.api`` names only what exists."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _imports(package: str) -> list[tuple[str, str]]:
+    """(file, imported module) for every import in the package's files, relative ones resolved."""
+    found = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found += [(str(path.relative_to(ROOT)), alias.name) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = module.split(".")[: -node.level]
+                    base = ".".join(parts + ([base] if base else []))
+                names = [f"{base}.{a.name}" for a in node.names] if base in ("harness", "loomcore", "loomctl") \
+                    else [base]
+                found += [(str(path.relative_to(ROOT)), name) for name in names]
+    return found
+
+
+def _top(name: str) -> str:
+    return name.split(".")[0]
+
+
+def test_the_kernel_imports_neither_side_nor_torch():
+    bad = [(f, m) for f, m in _imports("loomcore") if _top(m) in ("harness", "loomctl", "torch", "transformers")]
+    assert bad == []
+
+
+def test_the_host_imports_only_the_kernel_and_the_harness_api():
+    bad = [(f, m) for f, m in _imports("loomctl") if _top(m) == "harness" and m != "harness.api"
+           and not m.startswith("harness.api.")]
+    assert bad == []
+    assert not [(f, m) for f, m in _imports("loomctl") if _top(m) in ("torch", "transformers")]
+
+
+def test_the_harness_never_imports_the_host():
+    assert [(f, m) for f, m in _imports("harness") if _top(m) == "loomctl"] == []
+
+
+@pytest.mark.parametrize("module", ["loomcore.errors", "loomcore.hashing", "loomcore.records", "loomcore.rundir",
+                                    "loomcore.tokenizer", "harness.api", "loomctl.runtime", "loomctl.cli"])
+def test_importing_loads_no_torch_and_the_kernel_loads_neither_side(module):
+    code = (f"import sys, {module}; mods = set(sys.modules); "
+            "assert 'torch' not in mods and 'transformers' not in mods, 'torch'; "
+            f"print(sorted(m for m in mods if m.split('.')[0] in ('harness', 'loomctl')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    loaded = ast.literal_eval(result.stdout.strip())
+    if module.startswith("loomcore"):
+        assert loaded == []
+    if module == "harness.api":
+        assert loaded == ["harness", "harness.api"]
+
+
+def test_every_entry_point_of_the_harness_api_resolves():
+    import harness.api as api
+
+    for name in api.ENTRY_POINTS:
+        assert getattr(api, name) is not None, name
+    with pytest.raises(AttributeError, match="no entry point"):
+        api.run_pipeline  # noqa: B018 — not an entry point: the host never drives the pipeline in-process
