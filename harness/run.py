@@ -150,12 +150,6 @@ def run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None = None
         allow_accelerator_mismatch: bool = False, hash_cache: bool = True) -> dict[str, Any]:
     """Run the effective manifest in ``run_dir``; an engine server or worker processes started for it
     are stopped when it ends, whichever way it ends. ``hash_cache=False`` hashes every weight byte."""
-    with contextlib.ExitStack() as resources:
-        return _run(run_dir, model_dir, root, data_dir, allow_accelerator_mismatch, resources, hash_cache)
-
-
-def _run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None, allow_accelerator_mismatch: bool,
-         resources: contextlib.ExitStack, hash_cache: bool = True) -> dict[str, Any]:
     started = time.perf_counter()
     effective = RunDir(run_dir).read(MANIFEST)
     mismatches = accelerator_mismatches(effective["accelerator"])
@@ -163,48 +157,70 @@ def _run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None, allo
         raise InputError(*[f"{m} — run on the pinned accelerator, or pass --allow-accelerator-mismatch "
                            "(recorded in the result)" for m in mismatches])
     weights = verify_weights(effective["model"], model_dir, use_cache=hash_cache)
-    tokenizer = ModelTokenizer(model_dir)
-    phases = {"engine_load": 0.0, "data": 0.0, "prompts": 0.0, "prepare_wait": 0.0}
-    engine: list[Engine] = []
+    with contextlib.ExitStack() as resources:
+        pipeline = Pipeline(effective, RunDir(run_dir), model_dir, root, data_dir, mismatches, weights, resources)
+        pipeline.run_tasks()
+        scores = score_run(run_dir)
+        pipeline.write_timing(time.perf_counter() - started)
+        return scores
 
-    def get_engine() -> Engine:
-        if not engine:
+
+class Pipeline:
+    """One run's steps over its effective manifest: prepare a task (data, pins, prompts), generate
+    its batches, write their records; the engine loaded on first need and the environment recorded
+    as it becomes known."""
+
+    def __init__(self, effective: dict[str, Any], run: RunDir, model_dir: Path, root: Path, data_dir: Path | None,
+                 mismatches: list[str], weights, resources: contextlib.ExitStack):
+        self.effective, self.run, self.model_dir, self.root, self.data_dir = effective, run, model_dir, root, data_dir
+        self.mismatches, self.weights, self.resources = mismatches, weights, resources
+        self.tokenizer = ModelTokenizer(model_dir)
+        self.phases = {"engine_load": 0.0, "data": 0.0, "prompts": 0.0, "prepare_wait": 0.0}
+        self.generate_seconds = 0.0
+        self.loaded: Engine | None = None
+        self.configured: str | None = None  # the task the engine's acceleration is set for
+        self.by_task: dict[str, dict[str, str]] = {}  # an accelerated task's engine versions
+        self.upcoming: list[Background] = []
+
+    def engine(self) -> Engine:
+        """The engine, loaded on first need (a run whose samples are all done never loads it)."""
+        if self.loaded is None:
             t0 = time.perf_counter()
+            effective = self.effective
             if effective["engine"].get("mode") == "server":
                 # The engine's own OpenAI-compatible server, started here and stopped when the run ends.
                 from harness.engines.server import served
 
-                engine.append(resources.enter_context(served(
-                    effective["engine"], effective["model"], str(model_dir), effective["accelerator"],
-                    log_path=RunDir(run_dir).log("server.log"))))
+                self.loaded = self.resources.enter_context(served(
+                    effective["engine"], effective["model"], str(self.model_dir), effective["accelerator"],
+                    log_path=self.run.log("server.log")))
             else:
-                engine.append(load_engine(effective["engine"], effective["model"], str(model_dir),
-                                          effective["accelerator"]))
-                if hasattr(engine[0], "close"):
-                    resources.callback(engine[0].close)
-            phases["engine_load"] = time.perf_counter() - t0
-            weights.recheck()  # the loaded weights are the hashed ones, or the run stops here
-            write_environment()
-        return engine[0]
+                self.loaded = load_engine(effective["engine"], effective["model"], str(self.model_dir),
+                                          effective["accelerator"])
+                if hasattr(self.loaded, "close"):
+                    self.resources.callback(self.loaded.close)
+            self.phases["engine_load"] = time.perf_counter() - t0
+            self.weights.recheck()  # the loaded weights are the hashed ones, or the run stops here
+            self.write_environment()
+        return self.loaded
 
-    by_task: dict[str, dict[str, str]] = {}
-
-    def write_environment() -> None:
+    def write_environment(self) -> None:
         """environment.json, with each accelerated task's engine versions (method, library) once known."""
-        RunDir(run_dir).write(ENVIRONMENT,
-                          {**environment(engine[0].versions() if engine else None), "accelerator_mismatch": mismatches,
-                           **({"acceleration_engines": by_task} if by_task else {})})
+        self.run.write(ENVIRONMENT, {**environment(self.loaded.versions() if self.loaded else None),
+                                     "accelerator_mismatch": self.mismatches,
+                                     **({"acceleration_engines": self.by_task} if self.by_task else {})})
 
-    def prepare(task: dict[str, Any]) -> Prepared:
+    def prepare(self, task: dict[str, Any]) -> Prepared:
+        """A task's samples (loaded, pin-checked, selected, transformed) and their prompts."""
         t0 = time.perf_counter()
-        samples = load_samples(task["dataset"], root, lambda: tokenizer, data_dir)
+        samples = load_samples(task["dataset"], self.root, lambda: self.tokenizer, self.data_dir)
         check_pin(samples, task["dataset"], task["id"])
-        samples = select(samples, effective.get("limit"))
+        samples = select(samples, self.effective.get("limit"))
         bench = BENCHMARKS.get(task["benchmark"])
         if bench is not None and bench.prepare is not None:
             samples = [bench.prepare(s, task["id"]) for s in samples]
-        samples, accel_notes = transform_samples(task.get("acceleration"), samples, tokenizer, task)
-        builder = builder_for_task(task, tokenizer, model_dir)
+        samples, accel_notes = transform_samples(task.get("acceleration"), samples, self.tokenizer, task)
+        builder = builder_for_task(task, self.tokenizer, self.model_dir)
         t1 = time.perf_counter()
         try:
             prompts = dict(zip((s["id"] for s in samples), builder.build_many(samples)))
@@ -212,75 +228,75 @@ def _run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None, allo
             raise InputError(*[f"{task['id']}/{problem}" for problem in exc.problems]) from None
         return Prepared(samples, accel_notes, prompts, t1 - t0, time.perf_counter() - t1)
 
-    generate_seconds = 0.0
-    configured = None
-    tasks = effective["tasks"]
-    # Each task's data and prompts are prepared in the background while the one before it generates
-    # (tokenizing long contexts would otherwise leave the accelerator idle), from the end of that
-    # task's first batch on: the engine, its acceleration method and their imports are loaded by then,
-    # so no two threads import the same libraries at once (a task that generated nothing leaves the next
-    # one to be prepared when it starts). A task's own preparation errors are raised when that task
-    # starts, as if it had been prepared then.
-    upcoming: list[Background] = []
+    def run_tasks(self) -> None:
+        """Every task in order. Each task's data and prompts are prepared in the background while the
+        one before it generates (tokenizing long contexts would otherwise leave the accelerator idle),
+        from the end of that task's first batch on: the engine, its acceleration method and their
+        imports are loaded by then, so no two threads import the same libraries at once (a task that
+        generated nothing leaves the next one to be prepared when it starts). A task's own preparation
+        errors are raised when that task starts, as if it had been prepared then."""
+        tasks = self.effective["tasks"]
+        for index, task in enumerate(tasks):
+            t0 = time.perf_counter()
+            prepared = self.upcoming.pop().result() if self.upcoming else self.prepare(task)
+            self.phases["prepare_wait"] += time.perf_counter() - t0
+            self.phases["data"] += prepared.data_seconds
+            self.phases["prompts"] += prepared.prompts_seconds
+            following = tasks[index + 1] if index + 1 < len(tasks) else None
+            self.run_task(task, prepared, following)
+        if self.loaded is None:  # everything was already done: still record where this (empty) run happened
+            self.write_environment()
 
-    def prefetch(index: int) -> None:
-        if not upcoming and index + 1 < len(tasks):
-            upcoming.append(Background(prepare, tasks[index + 1]))
-
-    for index, task in enumerate(tasks):
-        t0 = time.perf_counter()
-        prepared = upcoming.pop().result() if upcoming else prepare(task)
-        phases["prepare_wait"] += time.perf_counter() - t0
-        samples, accel_notes, prompts = prepared.samples, prepared.accel_notes, prepared.prompts
-        phases["data"] += prepared.data_seconds
-        phases["prompts"] += prepared.prompts_seconds
-        records_file = RecordFile(run_dir, task["id"])
+    def run_task(self, task: dict[str, Any], prepared: Prepared, following: dict[str, Any] | None) -> None:
+        """A task's batches, fixed by the whole task (longest prompts first), so a resumed run replays
+        exactly the batches an uninterrupted run would have run; finished samples are skipped."""
+        records_file = RecordFile(self.run.path, task["id"])
         done = {r.id for r in records_file.load(repair=True)}
-        progress = Progress(task["id"], len(samples))
+        progress = Progress(task["id"], len(prepared.samples))
         progress.start(len(done))
-        gen = task["generation"]
-        by_id = {s["id"]: s for s in samples}
-        batch_size = int(effective["engine"].get("args", {}).get("batch_size", 1))
-        # Batches are fixed by the whole task (longest prompts first), so a resumed run replays
-        # exactly the batches an uninterrupted run would have run.
-        order = sorted(samples, key=lambda s: (-prompts[s["id"]]["tokens_after"], s["id"]))
+        prompts = prepared.prompts
+        batch_size = int(self.effective["engine"].get("args", {}).get("batch_size", 1))
+        order = sorted(prepared.samples, key=lambda s: (-prompts[s["id"]]["tokens_after"], s["id"]))
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
             if all(s["id"] in done for s in batch):
                 continue
-            runnable = [s for s in batch if not prompts[s["id"]]["skipped"]]
-            outputs = {}
-            active = get_engine() if runnable else None
-            if active is not None and configured != task["id"]:
-                configure_engine(active, task.get("acceleration"), task["id"])
-                configured = task["id"]
-                if task.get("acceleration"):
-                    by_task[task["id"]] = active.versions()
-                    write_environment()
-            t0 = time.perf_counter()
-            if runnable:
-                requests = [Request(s["id"], prompts[s["id"]]["text"], gen["max_new_tokens"],
-                                    tuple(gen.get("stop", ())), gen.get("temperature", 0.0),
-                                    gen.get("top_p", 1.0), gen.get("seed", 0)) for s in runnable]
-                outputs = {o.id: o for o in active.generate(requests)}
-            elapsed = time.perf_counter() - t0
-            generate_seconds += elapsed
-            new = [_record(task, by_id[s["id"]], prompts[s["id"]], outputs.get(s["id"]), accel_notes.get(s["id"]))
-                   for s in batch if s["id"] not in done]
+            new, elapsed = self.run_batch(task, prepared, batch, done)
             records_file.append(new, elapsed / max(len(batch), 1))
             progress.advance(len(new), sum(r.input_tokens + r.output_tokens for r in new))
-            if engine:
-                prefetch(index)
-    if not engine:  # everything was already done: still record where this (empty) run happened
-        write_environment()
-    scores = score_run(run_dir)
-    total = time.perf_counter() - started
-    RunDir(run_dir).write(TIMING, {"wall_seconds": round(total, 3),
-                                                "generate_seconds": round(generate_seconds, 3),
-                                                **peak_memory(),
-                                                **{f"{k}_seconds": round(v, 3) for k, v in phases.items()},
-                                                "overhead_share": round(1 - generate_seconds / total, 4) if total else None})
-    return scores
+            if self.loaded is not None and not self.upcoming and following is not None:
+                self.upcoming.append(Background(self.prepare, following))
+
+    def run_batch(self, task: dict[str, Any], prepared: Prepared, batch: list[dict[str, Any]],
+                  done: set[str]) -> tuple[list[Record], float]:
+        """One batch generated (its skipped prompts are not sent); its records and the seconds it took."""
+        prompts, gen = prepared.prompts, task["generation"]
+        runnable = [s for s in batch if not prompts[s["id"]]["skipped"]]
+        outputs = {}
+        active = self.engine() if runnable else None
+        if active is not None and self.configured != task["id"]:
+            configure_engine(active, task.get("acceleration"), task["id"])
+            self.configured = task["id"]
+            if task.get("acceleration"):
+                self.by_task[task["id"]] = active.versions()
+                self.write_environment()
+        t0 = time.perf_counter()
+        if runnable:
+            requests = [Request(s["id"], prompts[s["id"]]["text"], gen["max_new_tokens"],
+                                tuple(gen.get("stop", ())), gen.get("temperature", 0.0),
+                                gen.get("top_p", 1.0), gen.get("seed", 0)) for s in runnable]
+            outputs = {o.id: o for o in active.generate(requests)}
+        elapsed = time.perf_counter() - t0
+        self.generate_seconds += elapsed
+        by_id = {s["id"]: s for s in prepared.samples}
+        new = [_record(task, by_id[s["id"]], prompts[s["id"]], outputs.get(s["id"]),
+                       prepared.accel_notes.get(s["id"])) for s in batch if s["id"] not in done]
+        return new, elapsed
+
+    def write_timing(self, total: float) -> None:
+        self.run.write(TIMING, {"wall_seconds": round(total, 3), "generate_seconds": round(self.generate_seconds, 3),
+                                **peak_memory(), **{f"{k}_seconds": round(v, 3) for k, v in self.phases.items()},
+                                "overhead_share": round(1 - self.generate_seconds / total, 4) if total else None})
 
 
 def peak_memory() -> dict[str, float]:

@@ -52,51 +52,54 @@ def _reproduced(scores: dict[str, Any], claim: dict[str, Any]) -> tuple[float | 
 
 
 def audit(claims_path: Path, run_dirs: list[Path]) -> list[dict[str, Any]]:
+    """Each claim of the claims file checked against the first run of its model."""
     doc = load_claims(claims_path)
-    runs = []
-    for run_dir in run_dirs:
-        try:
-            runs.append((run_dir, RunDir(run_dir).read(MANIFEST), RunDir(run_dir).read(SCORES)))
-        except (OSError, ValueError):
-            raise InputError(f"{run_dir}: not a run directory — pass folders written by `loomctl run`") from None
-    results = []
-    for claim in doc["claims"]:
-        row = {"model": claim["model"]["id"], "benchmark": claim["benchmark"], "task": claim["task"],
-               "claimed": claim["score"], "reproduced": None, "interval": None, "run": None, "reasons": []}
-        matching = [r for r in runs if r[1]["model"]["id"] == claim["model"]["id"]]
-        if not matching:
-            row.update(verdict="not comparable",
-                       reasons=[f"no run of {claim['model']['id']} (runs: {sorted({r[1]['model']['id'] for r in runs})})"])
-            results.append(row)
-            continue
-        run_dir, manifest, scores = matching[0]
-        score, se = _reproduced(scores, claim)
-        row.update(run=str(run_dir), reproduced=score)
-        unknown = [name for name, value in claim["pins"].items() if value is None]
-        if claim["model"]["revision"] is None:
-            unknown.insert(0, "model revision")
-        else:
-            # a hub commit, or "sha256:<weights_sha256>" for a model that exists only as files
-            ours = manifest["model"].get("revision") or f"sha256:{manifest['model']['weights_sha256']}"
-            if claim["model"]["revision"] != ours:
-                row["reasons"].append(f"model revision {claim['model']['revision']} vs the run's {ours}")
-        if score is None:
-            row["reasons"].append(f"the run has no score for {claim['benchmark']}/{claim['task'] or '*'}")
-        if unknown:
-            row["reasons"].append("the claim does not state: " + ", ".join(unknown))
-        if row["reasons"]:
-            row["verdict"] = "not comparable"
-        else:
-            half = Z95 * (se or 0.0) + 0.005  # claims are reported to two decimals
-            row["interval"] = [round(score - half, 4), round(score + half, 4)]
-            if abs(claim["score"] - score) <= half:
-                row["verdict"] = "reproduced"
-            else:
-                row["verdict"] = "not reproduced"
-                row["reasons"].append("claimed score is " + ("above" if claim["score"] > score else "below")
-                                      + " the reproduced interval")
-        results.append(row)
-    return results
+    runs = [(run_dir, RunDir(run_dir).read(MANIFEST), RunDir(run_dir).read(SCORES)) for run_dir in run_dirs]
+    return [_audit_claim(claim, runs) for claim in doc["claims"]]
+
+
+def _audit_claim(claim: dict[str, Any], runs: list[tuple[Path, dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+    row = {"model": claim["model"]["id"], "benchmark": claim["benchmark"], "task": claim["task"],
+           "claimed": claim["score"], "reproduced": None, "interval": None, "run": None, "reasons": []}
+    matching = [r for r in runs if r[1]["model"]["id"] == claim["model"]["id"]]
+    if not matching:
+        row.update(verdict="not comparable",
+                   reasons=[f"no run of {claim['model']['id']} (runs: {sorted({r[1]['model']['id'] for r in runs})})"])
+        return row
+    run_dir, manifest, scores = matching[0]
+    score, se = _reproduced(scores, claim)
+    row.update(run=str(run_dir), reproduced=score)
+    row["reasons"] += _incomparable(claim, manifest, score)
+    if row["reasons"]:
+        row["verdict"] = "not comparable"
+        return row
+    half = Z95 * (se or 0.0) + 0.005  # claims are reported to two decimals
+    row["interval"] = [round(score - half, 4), round(score + half, 4)]
+    if abs(claim["score"] - score) <= half:
+        row["verdict"] = "reproduced"
+    else:
+        row["verdict"] = "not reproduced"
+        row["reasons"].append("claimed score is " + ("above" if claim["score"] > score else "below")
+                              + " the reproduced interval")
+    return row
+
+
+def _incomparable(claim: dict[str, Any], manifest: dict[str, Any], score: float | None) -> list[str]:
+    """Why the claim cannot be compared with the run (empty when it can)."""
+    reasons = []
+    unknown = [name for name, value in claim["pins"].items() if value is None]
+    if claim["model"]["revision"] is None:
+        unknown.insert(0, "model revision")
+    else:
+        # a hub commit, or "sha256:<weights_sha256>" for a model that exists only as files
+        ours = manifest["model"].get("revision") or f"sha256:{manifest['model']['weights_sha256']}"
+        if claim["model"]["revision"] != ours:
+            reasons.append(f"model revision {claim['model']['revision']} vs the run's {ours}")
+    if score is None:
+        reasons.append(f"the run has no score for {claim['benchmark']}/{claim['task'] or '*'}")
+    if unknown:
+        reasons.append("the claim does not state: " + ", ".join(unknown))
+    return reasons
 
 
 def render(results: list[dict[str, Any]]) -> str:

@@ -214,33 +214,30 @@ PIN_FIELDS = {
 }
 
 
+def _task_pin_differences(g_task: dict[str, Any], task: dict[str, Any]) -> list[str]:
+    out = []
+    for name, pick in PIN_FIELDS.items():
+        a, b = pick(g_task), pick(task)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += [f"{task['id']} {name}.{k}: {json.dumps(a.get(k))} -> {json.dumps(b.get(k))}"
+                    for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        else:
+            out.append(f"{task['id']} {name}: {json.dumps(a)} -> {json.dumps(b)}")
+    return out
+
+
 def pin_differences(golden: Side, new: Side) -> list[str]:
     """Every pin that differs between the two sides, as 'what: golden -> new'."""
     if golden.manifest is None or new.manifest is None:
         return ["(one side has no effective manifest: pins cannot be compared)"]
-    out = []
     gm, nm = golden.manifest, new.manifest
-    for key, label in (("weights_sha256", "weights"), ("dtype", "dtype")):
-        if gm["model"].get(key) != nm["model"].get(key):
-            out.append(f"model {label}: {gm['model'].get(key)} -> {nm['model'].get(key)}")
-    for section in ("engine", "accelerator", "image", "runtime", "limit", "substitutions"):
-        if gm.get(section) != nm.get(section):
-            out.append(f"{section}: {json.dumps(gm.get(section), sort_keys=True)} -> "
-                       f"{json.dumps(nm.get(section), sort_keys=True)}")
+    out = _run_pin_differences(gm, nm)
     g_tasks = {t["id"]: t for t in gm["tasks"]}
     for task in nm["tasks"]:
-        if task["id"] not in g_tasks:
-            out.append(f"{task['id']}: only in new")
-            continue
-        for name, pick in PIN_FIELDS.items():
-            a, b = pick(g_tasks[task["id"]]), pick(task)
-            if a != b:
-                if isinstance(a, dict) and isinstance(b, dict):
-                    for k in sorted(set(a) | set(b)):
-                        if a.get(k) != b.get(k):
-                            out.append(f"{task['id']} {name}.{k}: {json.dumps(a.get(k))} -> {json.dumps(b.get(k))}")
-                else:
-                    out.append(f"{task['id']} {name}: {json.dumps(a)} -> {json.dumps(b)}")
+        out += ([f"{task['id']}: only in new"] if task["id"] not in g_tasks
+                else _task_pin_differences(g_tasks[task["id"]], task))
     ge, ne = golden.environment or {}, new.environment or {}
     for key in ("torch", "transformers", "tokenizers", "cuda", "gpus", "cpu"):
         if key in ge and key in ne and ge[key] != ne[key]:
@@ -248,9 +245,52 @@ def pin_differences(golden: Side, new: Side) -> list[str]:
     return out
 
 
-def compare(new_path: Path, golden_path: Path, tolerance: dict[str, Any] | None = None) -> dict[str, Any]:
-    new, golden = load_side(new_path), load_side(golden_path)
-    tol = {**DEFAULT_TOLERANCE, **(golden.tolerance or {}), **(tolerance or {})}
+def _run_pin_differences(gm: dict[str, Any], nm: dict[str, Any]) -> list[str]:
+    """The model's weights and dtype, and the run-wide sections."""
+    out = []
+    for key, label in (("weights_sha256", "weights"), ("dtype", "dtype")):
+        if gm["model"].get(key) != nm["model"].get(key):
+            out.append(f"model {label}: {gm['model'].get(key)} -> {nm['model'].get(key)}")
+    for section in ("engine", "accelerator", "image", "runtime", "limit", "substitutions"):
+        if gm.get(section) != nm.get(section):
+            out.append(f"{section}: {json.dumps(gm.get(section), sort_keys=True)} -> "
+                       f"{json.dumps(nm.get(section), sort_keys=True)}")
+    return out
+
+
+def _task_rows(task: str, golden: Side, new: Side, tol: dict[str, Any]) -> tuple[Row, list[Row]]:
+    """A task's row (paired per sample where both sides have records, else from the aggregates) and
+    its rows per length bucket."""
+    paired = (golden.per_sample is not None and new.per_sample is not None
+              and task in golden.per_sample and task in new.per_sample)
+    if not paired:
+        return (_compare_task(task, None, golden, new, tol, "all"),
+                [_compare_task(task, None, golden, new, tol, bucket)
+                 for bucket in golden.scores["tasks"][task].get("by_length", {})])
+    ids = sorted(set(golden.per_sample[task]) & set(new.per_sample[task]))
+    row = _compare_task(task, ids, golden, new, tol, "all")
+    unmatched = len(set(golden.per_sample[task]) ^ set(new.per_sample[task]))
+    if unmatched:
+        row.notes.append(f"{unmatched} sample(s) not on both sides, left out of the paired test")
+    buckets = []
+    for bucket in sorted({golden.lengths[task].get(i) for i in ids} - {None}):
+        b_ids = [i for i in ids if golden.lengths[task].get(i) == bucket]
+        buckets.append(_compare_task(task, b_ids, golden, new, tol, str(bucket)))
+    return row, buckets
+
+
+def _verdict(row: Row, p_holm: float, alpha: float) -> str:
+    """FAIL: significantly worse by more than the margin; PASS: the interval excludes a loss of the
+    margin; WARN otherwise."""
+    if p_holm < alpha and row.delta < -row.margin:
+        return "FAIL"
+    if row.ci_low is not None and row.ci_low > -row.margin:
+        return "PASS"
+    return "WARN"
+
+
+def _all_rows(golden: Side, new: Side, tol: dict[str, Any]) -> tuple[list[Row], list[Row]]:
+    """Every golden task's row (a task missing from the new run fails) and every length bucket's row."""
     task_margins = tol.get("tasks", {})
     rows: list[Row] = []
     buckets: list[Row] = []
@@ -259,40 +299,33 @@ def compare(new_path: Path, golden_path: Path, tolerance: dict[str, Any] | None 
             rows.append(Row(task, "all", golden.scores["tasks"][task].get("score"), None, None, None, None, 0,
                             "none", verdict="FAIL", notes=["task missing from the new run"]))
             continue
-        paired = (golden.per_sample is not None and new.per_sample is not None
-                  and task in golden.per_sample and task in new.per_sample)
-        if paired:
-            ids = sorted(set(golden.per_sample[task]) & set(new.per_sample[task]))
-            row = _compare_task(task, ids, golden, new, tol, "all")
-            unmatched = len(set(golden.per_sample[task]) ^ set(new.per_sample[task]))
-            if unmatched:
-                row.notes.append(f"{unmatched} sample(s) not on both sides, left out of the paired test")
-            for bucket in sorted({golden.lengths[task].get(i) for i in ids} - {None}):
-                b_ids = [i for i in ids if golden.lengths[task].get(i) == bucket]
-                buckets.append(_compare_task(task, b_ids, golden, new, tol, str(bucket)))
-        else:
-            row = _compare_task(task, None, golden, new, tol, "all")
-            for bucket in golden.scores["tasks"][task].get("by_length", {}):
-                buckets.append(_compare_task(task, None, golden, new, tol, bucket))
+        row, task_buckets = _task_rows(task, golden, new, tol)
+        buckets += task_buckets
         row.margin = float(task_margins.get(task, {}).get("margin", tol["margin"]))
         rows.append(row)
+    return rows, buckets
+
+
+def _judge(rows: list[Row], alpha: float) -> str:
+    """Each tested row's Holm-adjusted p-value and verdict (an untested row warns); the overall verdict."""
     tested = [r for r in rows if r.p_worse is not None]
-    adjusted = holm([r.p_worse for r in tested], [r.p_min for r in tested], tol["alpha"])
+    adjusted = holm([r.p_worse for r in tested], [r.p_min for r in tested], alpha)
     for row, p in zip(tested, adjusted):
         row.p_holm = round(p, 6)
         row.p_worse = round(row.p_worse, 6)
-        significant = p < tol["alpha"]
-        if significant and row.delta < -row.margin:
-            row.verdict = "FAIL"
-        elif row.ci_low is not None and row.ci_low > -row.margin:
-            row.verdict = "PASS"
-        else:
-            row.verdict = "WARN"
+        row.verdict = _verdict(row, p, alpha)
     for row in rows:
-        if row.verdict is None:
-            row.verdict = "WARN"
-    verdict = "FAIL" if any(r.verdict == "FAIL" for r in rows) else (
-        "WARN" if any(r.verdict == "WARN" for r in rows) else "PASS")
+        row.verdict = row.verdict or "WARN"
+    verdicts = {r.verdict for r in rows}
+    return "FAIL" if "FAIL" in verdicts else ("WARN" if "WARN" in verdicts else "PASS")
+
+
+def compare(new_path: Path, golden_path: Path, tolerance: dict[str, Any] | None = None) -> dict[str, Any]:
+    """NEW against GOLDEN: per-task paired tests, Holm-corrected, against each task's margin."""
+    new, golden = load_side(new_path), load_side(golden_path)
+    tol = {**DEFAULT_TOLERANCE, **(golden.tolerance or {}), **(tolerance or {})}
+    rows, buckets = _all_rows(golden, new, tol)
+    verdict = _judge(rows, tol["alpha"])
     return {"new": new.label, "golden": golden.label, "tolerance": tol, "verdict": verdict,
             "tasks": [asdict(r) for r in rows], "buckets": [asdict(r) for r in buckets],
             "pin_differences": pin_differences(golden, new)}

@@ -34,13 +34,28 @@ def _svg(fig) -> str:
 
 
 def _figures(scores: dict[str, Any], records: dict[str, list], diff: dict[str, Any] | None) -> dict[str, str]:
+    """The report's SVG figures: scores by length, the NIAH depth x length grid (when a task has
+    depths), the diff's forest plot (when there is a diff)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     plt.rcParams.update({"svg.hashsalt": "loomctl", "font.size": 9})
-    figures = {}
+    figures = {"by_length": _length_figure(plt, scores)}
+    cells: dict[tuple[int, float], list[float]] = defaultdict(list)
+    for task_records in records.values():
+        for r in task_records:
+            if r.depth is not None and r.length is not None and r.scores:
+                cells[(r.length, r.depth)].append(next(iter(r.scores.values())))
+    if cells:
+        figures["niah"] = _niah_figure(plt, cells)
+    if diff:
+        figures["forest"] = _forest_figure(plt, diff)
+    return figures
+
+
+def _length_figure(plt, scores: dict[str, Any]) -> str:
     fig, ax = plt.subplots(figsize=(7, 3.6))
     for task_id, task in scores["tasks"].items():
         points = sorted((int(k), v["score"]) for k, v in task["by_length"].items() if v["score"] is not None)
@@ -52,50 +67,49 @@ def _figures(scores: dict[str, Any], records: dict[str, list], diff: dict[str, A
     ax.set_ylim(-2, 102)
     ax.legend(fontsize=7, ncol=2, loc="best")
     ax.set_title("Scores by context length")
-    figures["by_length"] = _svg(fig)
+    svg = _svg(fig)
     plt.close(fig)
+    return svg
 
-    cells: dict[tuple[int, float], list[float]] = defaultdict(list)
-    for task_records in records.values():
-        for r in task_records:
-            if r.depth is not None and r.length is not None and r.scores:
-                cells[(r.length, r.depth)].append(next(iter(r.scores.values())))
-    if cells:
-        lengths = sorted({k[0] for k in cells})
-        depths = sorted({k[1] for k in cells})
-        grid = [[100 * sum(cells[(n, d)]) / len(cells[(n, d)]) if cells.get((n, d)) else float("nan")
-                 for n in lengths] for d in depths]
-        fig, ax = plt.subplots(figsize=(6, 3.2))
-        image = ax.imshow(grid, cmap="RdYlGn", vmin=0, vmax=100, aspect="auto")
-        ax.set_xticks(range(len(lengths)), [str(n) for n in lengths])
-        ax.set_yticks(range(len(depths)), [f"{round(100 * d)}%" for d in depths])
-        for i, row in enumerate(grid):
-            for j, value in enumerate(row):
-                if value == value:  # not NaN: a cell with samples
-                    ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=8)
-        ax.set_xlabel("context length (model tokens)")
-        ax.set_ylabel("needle depth")
-        ax.set_title("NIAH: score by depth and length")
-        fig.colorbar(image, ax=ax)
-        figures["niah"] = _svg(fig)
-        plt.close(fig)
 
-    if diff:
-        rows = [r for r in diff["tasks"] if r["delta"] is not None]
-        fig, ax = plt.subplots(figsize=(7, 0.35 * len(rows) + 1.2))
-        colours = {"PASS": "tab:green", "WARN": "tab:orange", "FAIL": "tab:red"}
-        for i, r in enumerate(rows):
-            ax.errorbar(r["delta"], i, xerr=[[r["delta"] - r["ci_low"]], [r["ci_high"] - r["delta"]]],
-                        fmt="o", color=colours[r["verdict"]])
-        if rows:
-            ax.axvline(0, color="grey", lw=0.8)
-            ax.axvline(-rows[0]["margin"], color="tab:red", lw=0.8, ls="--")
-        ax.set_yticks(range(len(rows)), [r["task"] for r in rows])
-        ax.set_xlabel("new - golden (points), 95% interval; dashed: non-inferiority margin")
-        ax.set_title(f"Diff against golden: {diff['verdict']}")
-        figures["forest"] = _svg(fig)
-        plt.close(fig)
-    return figures
+def _niah_figure(plt, cells: dict[tuple[int, float], list[float]]) -> str:
+    lengths = sorted({k[0] for k in cells})
+    depths = sorted({k[1] for k in cells})
+    grid = [[100 * sum(cells[(n, d)]) / len(cells[(n, d)]) if cells.get((n, d)) else float("nan")
+             for n in lengths] for d in depths]
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    image = ax.imshow(grid, cmap="RdYlGn", vmin=0, vmax=100, aspect="auto")
+    ax.set_xticks(range(len(lengths)), [str(n) for n in lengths])
+    ax.set_yticks(range(len(depths)), [f"{round(100 * d)}%" for d in depths])
+    for i, row in enumerate(grid):
+        for j, value in enumerate(row):
+            if value == value:  # not NaN: a cell with samples
+                ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=8)
+    ax.set_xlabel("context length (model tokens)")
+    ax.set_ylabel("needle depth")
+    ax.set_title("NIAH: score by depth and length")
+    fig.colorbar(image, ax=ax)
+    svg = _svg(fig)
+    plt.close(fig)
+    return svg
+
+
+def _forest_figure(plt, diff: dict[str, Any]) -> str:
+    rows = [r for r in diff["tasks"] if r["delta"] is not None]
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(rows) + 1.2))
+    colours = {"PASS": "tab:green", "WARN": "tab:orange", "FAIL": "tab:red"}
+    for i, r in enumerate(rows):
+        ax.errorbar(r["delta"], i, xerr=[[r["delta"] - r["ci_low"]], [r["ci_high"] - r["delta"]]],
+                    fmt="o", color=colours[r["verdict"]])
+    if rows:
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.axvline(-rows[0]["margin"], color="tab:red", lw=0.8, ls="--")
+    ax.set_yticks(range(len(rows)), [r["task"] for r in rows])
+    ax.set_xlabel("new - golden (points), 95% interval; dashed: non-inferiority margin")
+    ax.set_title(f"Diff against golden: {diff['verdict']}")
+    svg = _svg(fig)
+    plt.close(fig)
+    return svg
 
 
 def _table(scores: dict[str, Any]) -> str:

@@ -131,43 +131,58 @@ def _leaf_errors(error) -> list:
     return [leaf for sub in best for leaf in _leaf_errors(sub)]
 
 
+def _pattern_hint(error) -> str:
+    pattern, key = error.validator_value, (error.path[-1] if error.path else "")
+    if "{40}" in pattern:
+        return f"{error.instance!r} is not a commit — pin the 40-hex commit sha (not a branch or tag name); " \
+               "`loomctl pin --resolve` finds it where the hub is reachable"
+    if "{64}" in pattern and "@sha256" in pattern:
+        return f"{error.instance!r} is not pinned by digest — write the base image as name@sha256:<64 hex>"
+    if "{64}" in pattern:
+        return f"{error.instance!r} is not a sha256 — use 64 lower-case hex digits; `loomctl pin` computes it"
+    if key == "schema_version":
+        return f"schema version {error.instance!r} is not readable by this loomctl (schema major " \
+               f"{SUPPORTED_MAJOR}) — convert the manifest or use the loomctl release for that schema"
+    if "\\.\\." in pattern:
+        return f"{error.instance!r} is not a safe relative path — use a path inside the manifest's folder, " \
+               "without '..', a leading '/' or backslashes"
+    return f"{error.instance!r} does not match {pattern} — fix the value"
+
+
+def _required_hint(error) -> str:
+    missing = error.message.split("'")[1] if "'" in error.message else error.message
+    pin_like = missing in {"sha256", "revision", "weights_sha256", "files", "generator_version"}
+    todo = "run `loomctl pin MANIFEST` to fill it (null marks an open pin)" if pin_like else "add it"
+    return f"missing required field '{missing}' — {todo}"
+
+
+def _unknown_hint(error) -> str:
+    return f"{error.message} — remove it or fix its spelling (see manifests/schema/manifest.v1.json)"
+
+
+def _bounds_hint(error) -> str:
+    return f"{error.message} — use a value within the schema's bounds"
+
+
+# What to say for each JSON Schema validator that failed: the field, the value and what to do.
+_HINTS = {
+    "pattern": _pattern_hint,
+    "required": _required_hint,
+    "additionalProperties": _unknown_hint,
+    "unevaluatedProperties": _unknown_hint,
+    "enum": lambda e: f"{e.instance!r} is not allowed — use one of {e.validator_value}",
+    "const": lambda e: f"{e.instance!r} is not allowed — it must be {e.validator_value!r}",
+    "type": lambda e: f"expected {e.validator_value}, got {type(e.instance).__name__} "
+                      f"{json.dumps(e.instance)[:40]} — fix the type",
+    **dict.fromkeys(("minimum", "exclusiveMinimum", "maximum", "minItems", "minLength"), _bounds_hint),
+    "oneOf": lambda e: f"{json.dumps(e.instance)[:60]} matches none of the allowed forms — see "
+                       "manifests/schema/manifest.v1.json",
+}
+
+
 def _hint(error) -> str:
-    key = error.path[-1] if error.path else ""
-    v = error.validator
-    if v == "pattern":
-        pattern = error.validator_value
-        if "{40}" in pattern:
-            return f"{error.instance!r} is not a commit — pin the 40-hex commit sha (not a branch or tag name); " \
-                   "`loomctl pin --resolve` finds it where the hub is reachable"
-        if "{64}" in pattern and "@sha256" in pattern:
-            return f"{error.instance!r} is not pinned by digest — write the base image as name@sha256:<64 hex>"
-        if "{64}" in pattern:
-            return f"{error.instance!r} is not a sha256 — use 64 lower-case hex digits; `loomctl pin` computes it"
-        if key == "schema_version":
-            return f"schema version {error.instance!r} is not readable by this loomctl (schema major " \
-                   f"{SUPPORTED_MAJOR}) — convert the manifest or use the loomctl release for that schema"
-        if "\\.\\." in pattern:
-            return f"{error.instance!r} is not a safe relative path — use a path inside the manifest's folder, " \
-                   "without '..', a leading '/' or backslashes"
-        return f"{error.instance!r} does not match {pattern} — fix the value"
-    if v == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else error.message
-        pin_like = missing in {"sha256", "revision", "weights_sha256", "files", "generator_version"}
-        todo = "run `loomctl pin MANIFEST` to fill it (null marks an open pin)" if pin_like else "add it"
-        return f"missing required field '{missing}' — {todo}"
-    if v == "additionalProperties" or v == "unevaluatedProperties":
-        return f"{error.message} — remove it or fix its spelling (see manifests/schema/manifest.v1.json)"
-    if v == "enum":
-        return f"{error.instance!r} is not allowed — use one of {error.validator_value}"
-    if v == "const":
-        return f"{error.instance!r} is not allowed — it must be {error.validator_value!r}"
-    if v == "type":
-        return f"expected {error.validator_value}, got {type(error.instance).__name__} {json.dumps(error.instance)[:40]} — fix the type"
-    if v in {"minimum", "exclusiveMinimum", "maximum", "minItems", "minLength"}:
-        return f"{error.message} — use a value within the schema's bounds"
-    if v == "oneOf":
-        return f"{json.dumps(error.instance)[:60]} matches none of the allowed forms — see manifests/schema/manifest.v1.json"
-    return f"{error.message} — see manifests/schema/manifest.v1.json"
+    hint = _HINTS.get(error.validator)
+    return hint(error) if hint else f"{error.message} — see manifests/schema/manifest.v1.json"
 
 
 def schema_problems(data: dict[str, Any]) -> list[str]:

@@ -198,13 +198,8 @@ def bench_accel(limit: int = 12, tasks: tuple[str, ...] = ("niah", "niah_single"
     they are; the gate's verdicts are part of the table."""
     import json
     import shutil
-    import subprocess
-    from importlib.metadata import version
-
-    from loomctl.compare import compare
 
     root = Path(__file__).resolve().parents[1] / "manifests"
-    cli = [sys.executable, "-m", "loomctl"]
     rows, fails = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "manifests"
@@ -214,34 +209,55 @@ def bench_accel(limit: int = 12, tasks: tuple[str, ...] = ("niah", "niah_single"
         for bench in base["benchmarks"]:
             bench["tasks"] = [t for t in bench["tasks"] if t["id"] in tasks]
         base["benchmarks"] = [b for b in base["benchmarks"] if b["tasks"]]
-        runs = {}
+        runs: dict[str, Path] = {}
         for name in ("full", *methods):
-            data = json.loads(json.dumps(base))
-            if name != "full":
-                spec = dict(ACCEL_METHODS[name])
-                spec["library"] = {package: version(package) for package in spec["library"]}
-                data["defaults"]["acceleration"] = spec
-            path.write_text(json.dumps(data, indent=2))
-            subprocess.run(cli + ["pin", str(path)], check=True, capture_output=True)
-            out = Path(tmp) / name
-            t0 = time.perf_counter()
-            result = subprocess.run(cli + ["run", str(path), "--out", str(out), "--limit", str(limit)],
-                                    capture_output=True, text=True)
-            if result.returncode:
-                print(f"accel: {name} failed (exit {result.returncode}): {result.stderr.strip()[-400:]}")
-                continue
-            runs[name] = out
-            timing = RunDir(out).read(TIMING)
-            records = [r for rows in read_records(out).values() for r in rows]
-            tokens = sum(r.input_tokens + r.output_tokens for r in records)
-            diff = compare(out, runs["full"]) if name != "full" else None
-            if diff and diff["verdict"] == "FAIL":
-                fails[name] = [p for p in diff["pin_differences"] if "acceleration" in p][:1]
-            scores = RunDir(out).read(SCORES)["tasks"]
-            for task in tasks:
-                cmp = next((r for r in diff["tasks"] if r["task"] == task), None) if diff else None
-                rows.append((name, task, scores[task]["score"], cmp, tokens / max(timing["generate_seconds"], 1e-9),
-                             timing.get("peak_rss_mib"), time.perf_counter() - t0))
+            rows += _accel_rows(name, base, path, Path(tmp), limit, tasks, runs, fails)
+    _print_accel(rows, fails, limit, tasks)
+    return True
+
+
+def _accel_rows(name: str, base: dict, path: Path, tmp: Path, limit: int, tasks: tuple[str, ...],
+                runs: dict[str, Path], fails: dict[str, list[str]]) -> list[tuple]:
+    """One method's run (``full``: none) of the cut-down manifest, diffed against the full cache's."""
+    import json
+    import subprocess
+    from importlib.metadata import version
+
+    from loomctl.compare import compare
+
+    cli = [sys.executable, "-m", "loomctl"]
+    data = json.loads(json.dumps(base))
+    if name != "full":
+        spec = dict(ACCEL_METHODS[name])
+        spec["library"] = {package: version(package) for package in spec["library"]}
+        data["defaults"]["acceleration"] = spec
+    path.write_text(json.dumps(data, indent=2))
+    subprocess.run(cli + ["pin", str(path)], check=True, capture_output=True)
+    out = tmp / name
+    t0 = time.perf_counter()
+    result = subprocess.run(cli + ["run", str(path), "--out", str(out), "--limit", str(limit)],
+                            capture_output=True, text=True)
+    if result.returncode:
+        print(f"accel: {name} failed (exit {result.returncode}): {result.stderr.strip()[-400:]}")
+        return []
+    runs[name] = out
+    timing = RunDir(out).read(TIMING)
+    records = [r for rows in read_records(out).values() for r in rows]
+    tokens = sum(r.input_tokens + r.output_tokens for r in records)
+    diff = compare(out, runs["full"]) if name != "full" else None
+    if diff and diff["verdict"] == "FAIL":
+        fails[name] = [p for p in diff["pin_differences"] if "acceleration" in p][:1]
+    scores = RunDir(out).read(SCORES)["tasks"]
+    rate, seconds = tokens / max(timing["generate_seconds"], 1e-9), time.perf_counter() - t0
+    return [(name, task, scores[task]["score"], _diff_row(diff, task), rate, timing.get("peak_rss_mib"), seconds)
+            for task in tasks]
+
+
+def _diff_row(diff: dict | None, task: str) -> dict | None:
+    return next((r for r in diff["tasks"] if r["task"] == task), None) if diff else None
+
+
+def _print_accel(rows: list[tuple], fails: dict[str, list[str]], limit: int, tasks: tuple[str, ...]) -> None:
     print(f"accel: lite tasks {', '.join(tasks)}, {limit} samples each (spread over 1k-8k tokens), shipped model, CPU")
     print(f"{'method':<15} {'task':<14} {'score':>6} {'delta vs full [95% CI]':>28} {'verdict':>7} "
           f"{'tok/s':>8} {'peak MiB':>9}")
@@ -252,7 +268,6 @@ def bench_accel(limit: int = 12, tasks: tuple[str, ...] = ("niah", "niah_single"
               f"{tps:>8,.0f} {rss or 0:>9,.0f}")
     for name, pins in fails.items():
         print(f"accel: {name} FAILs the gate against the full cache; diff names {pins[0] if pins else '(no pin?)'}")
-    return True
 
 
 BENCHES = {"hashing": bench_hashing, "overhead": bench_overhead, "gate": bench_gate, "accel": bench_accel}

@@ -58,60 +58,14 @@ def substitute(manifest: mf.Manifest, model_dir: Path | None = None, engine: str
 
     data = copy.deepcopy(manifest.data)
     done: list[dict[str, Any]] = []
-
     if engine is not None:
-        old = data["engine"]
-        new = {"name": engine, "version": _installed_version(engine),
-               "args": old.get("args", {}) if old.get("name") == engine else {}}
-        data["engine"] = new
-        done.append({"field": "engine", "from": old, "to": new, "why": "--engine"})
-
+        done += _substitute_engine(data, engine)
     if model_dir is not None:
-        model_dir = model_dir.resolve()
-        root = manifest.root.resolve()
-        if not model_dir.is_relative_to(root):
-            raise InputError(f"--model: {model_dir} is outside the manifest's folder {root} — manifests name their "
-                             "inputs by relative paths; copy the model under it (e.g. models/<name>)")
-        window = _model_window(model_dir)
-        old = data["model"]
-        data["model"] = {"id": f"local/{model_dir.name}", "path": model_dir.relative_to(root).as_posix(),
-                         "revision": None, "dtype": "float32", "trust_remote_code": False,
-                         **({"max_context_tokens": window} if window else {}),
-                         "weights_sha256": None, "files": {}}
-        done.append({"field": "model", "from": {k: old.get(k) for k in ("id", "revision", "weights_sha256")},
-                     "to": {"id": data["model"]["id"], "path": data["model"]["path"]}, "why": "--model"})
-        if window:
-            done += _fit_to_window(data, window)
-        if not _has_chat_template(model_dir):
-            done += _without_chat_template(data)
-        if window:
-            done += _drop_tasks_that_cannot_fit(manifest, data, model_dir, window)
-
+        done += _substitute_model(manifest, data, model_dir.resolve())
     data_dir = None
     if fixtures is not None:
-        fixtures = fixtures.resolve()
-        if not fixtures.is_dir():
-            raise InputError(f"--fixtures: {fixtures} is not a folder — pass the folder with <benchmark>/<task>.jsonl")
-        missing = []
-        for task in mf.tasks(mf.Manifest(manifest.path, data)):
-            if task.dataset.get("source") != "hub":
-                continue
-            relative = f"{task.benchmark}/{task.id}.jsonl"
-            if not (fixtures / relative).is_file():
-                missing.append(f"--fixtures: {fixtures / relative} not found — add a fixture for {task.pointer} "
-                               "in the upstream row format")
-                continue
-            b_index, t_index = (int(x) for x in task.pointer.split("/")[1::2])
-            target = data["benchmarks"][b_index]["tasks"][t_index]
-            old = target["dataset"]
-            target["dataset"] = {"source": "local", "path": relative, "format": "jsonl",
-                                 **({"fields": old["fields"]} if old.get("fields") else {}), "sha256": None}
-            done.append({"field": f"{task.pointer}/dataset", "from": {k: old.get(k) for k in ("repo", "revision")},
-                         "to": {"fixture": relative}, "why": "--fixtures"})
-        if missing:
-            raise InputError(*missing)
-        data_dir = fixtures
-
+        data_dir = fixtures.resolve()
+        done += _substitute_fixtures(manifest, data, data_dir)
     if not done:
         return manifest, [], None
     derived = mf.Manifest(manifest.path, data)
@@ -126,6 +80,64 @@ def substitute(manifest: mf.Manifest, model_dir: Path | None = None, engine: str
         raise InputError(*[f"{p}: still open after the substitutions — pin it, or substitute it (--fixtures for "
                            "hub data)" for p in remaining])
     return derived, done, data_dir
+
+
+def _substitute_engine(data: dict[str, Any], engine: str) -> list[dict[str, Any]]:
+    """``--engine``: this engine at its installed version; its args kept only if it was the same engine."""
+    old = data["engine"]
+    new = {"name": engine, "version": _installed_version(engine),
+           "args": old.get("args", {}) if old.get("name") == engine else {}}
+    data["engine"] = new
+    return [{"field": "engine", "from": old, "to": new, "why": "--engine"}]
+
+
+def _substitute_model(manifest: mf.Manifest, data: dict[str, Any], model_dir: Path) -> list[dict[str, Any]]:
+    """``--model``: a model folder under the manifest's, its budgets fitted to its window, its chat
+    template (or none) used, the tasks that cannot fit dropped."""
+    root = manifest.root.resolve()
+    if not model_dir.is_relative_to(root):
+        raise InputError(f"--model: {model_dir} is outside the manifest's folder {root} — manifests name their "
+                         "inputs by relative paths; copy the model under it (e.g. models/<name>)")
+    window = _model_window(model_dir)
+    old = data["model"]
+    data["model"] = {"id": f"local/{model_dir.name}", "path": model_dir.relative_to(root).as_posix(),
+                     "revision": None, "dtype": "float32", "trust_remote_code": False,
+                     **({"max_context_tokens": window} if window else {}),
+                     "weights_sha256": None, "files": {}}
+    done = [{"field": "model", "from": {k: old.get(k) for k in ("id", "revision", "weights_sha256")},
+             "to": {"id": data["model"]["id"], "path": data["model"]["path"]}, "why": "--model"}]
+    if window:
+        done += _fit_to_window(data, window)
+    if not _has_chat_template(model_dir):
+        done += _without_chat_template(data)
+    if window:
+        done += _drop_tasks_that_cannot_fit(manifest, data, model_dir, window)
+    return done
+
+
+def _substitute_fixtures(manifest: mf.Manifest, data: dict[str, Any], fixtures: Path) -> list[dict[str, Any]]:
+    """``--fixtures``: every hub dataset replaced by FIXTURES/<benchmark>/<task>.jsonl (all must exist)."""
+    if not fixtures.is_dir():
+        raise InputError(f"--fixtures: {fixtures} is not a folder — pass the folder with <benchmark>/<task>.jsonl")
+    missing, done = [], []
+    for task in mf.tasks(mf.Manifest(manifest.path, data)):
+        if task.dataset.get("source") != "hub":
+            continue
+        relative = f"{task.benchmark}/{task.id}.jsonl"
+        if not (fixtures / relative).is_file():
+            missing.append(f"--fixtures: {fixtures / relative} not found — add a fixture for {task.pointer} "
+                           "in the upstream row format")
+            continue
+        b_index, t_index = (int(x) for x in task.pointer.split("/")[1::2])
+        target = data["benchmarks"][b_index]["tasks"][t_index]
+        old = target["dataset"]
+        target["dataset"] = {"source": "local", "path": relative, "format": "jsonl",
+                             **({"fields": old["fields"]} if old.get("fields") else {}), "sha256": None}
+        done.append({"field": f"{task.pointer}/dataset", "from": {k: old.get(k) for k in ("repo", "revision")},
+                     "to": {"fixture": relative}, "why": "--fixtures"})
+    if missing:
+        raise InputError(*missing)
+    return done
 
 
 def _has_chat_template(model_dir: Path) -> bool:

@@ -30,37 +30,54 @@ def verify(run_dir: Path, model_dir: Path | None = None, root: Path | None = Non
     for name in sorted(set(records) - set(tasks)):
         problems.append(f"samples/{name}.jsonl: a task the manifest does not have")
     for task_id, task in tasks.items():
-        rows = records.get(task_id, [])
-        if not rows:
-            problems.append(f"samples/{task_id}.jsonl: missing or empty")
-        seen: set[str] = set()
-        stops = task["generation"].get("stop", [])
-        for r in rows:
-            where = f"samples/{task_id}.jsonl: {r.id}"
-            if r.id in seen:
-                problems.append(f"{where}: duplicated record")
-            seen.add(r.id)
-            if r.prediction is not None:
-                expected = score_sample(task["metrics"], r.prediction, r.references, r.meta)
-                if expected != r.scores:
-                    problems.append(f"{where}: recorded scores {r.scores} but the prediction scores {expected}")
-                if any(s in r.prediction for s in stops):
-                    problems.append(f"{where}: the prediction still contains a stop string (more than one stop)")
+        problems += _record_problems(task, records.get(task_id, []))
+    problems += _aggregate_problems(effective, records, published)
+    if model_dir is not None and root is not None:
+        problems += _against_inputs(effective, records, model_dir, root)
+    return problems
+
+
+def _record_problems(task: dict[str, Any], rows: list) -> list[str]:
+    """A task's records on their own: present, each once, scored as their prediction scores, cut at
+    the stop strings."""
+    task_id = task["id"]
+    problems = [] if rows else [f"samples/{task_id}.jsonl: missing or empty"]
+    seen: set[str] = set()
+    stops = task["generation"].get("stop", [])
+    for r in rows:
+        where = f"samples/{task_id}.jsonl: {r.id}"
+        if r.id in seen:
+            problems.append(f"{where}: duplicated record")
+        seen.add(r.id)
+        if r.prediction is None:
+            continue
+        expected = score_sample(task["metrics"], r.prediction, r.references, r.meta)
+        if expected != r.scores:
+            problems.append(f"{where}: recorded scores {r.scores} but the prediction scores {expected}")
+        if any(s in r.prediction for s in stops):
+            problems.append(f"{where}: the prediction still contains a stop string (more than one stop)")
+    return problems
+
+
+def _aggregate_problems(effective: dict[str, Any], records, published: dict[str, Any]) -> list[str]:
+    """scores.json against the scores the records give."""
+    problems = []
     rescored = suite_scores({k: v for k, v in records.items()}, effective["tasks"],
                             {k: published.get(k) for k in ("manifest_digest", "suite", "model")})
-    for task_id in tasks:
+    for task in effective["tasks"]:
+        task_id = task["id"]
         mine, theirs = rescored["tasks"].get(task_id, {}), published.get("tasks", {}).get(task_id, {})
         if mine.get("score") != theirs.get("score") or mine.get("n") != theirs.get("n"):
             problems.append(f"scores.json: {task_id} says {theirs.get('score')} over n={theirs.get('n')}, "
                             f"the records give {mine.get('score')} over n={mine.get('n')}")
     if rescored.get("average") != published.get("average"):
         problems.append(f"scores.json: average {published.get('average')}, the records give {rescored.get('average')}")
-    if model_dir is not None and root is not None:
-        problems += _against_inputs(effective, records, model_dir, root)
     return problems
 
 
 def _against_inputs(effective: dict[str, Any], records, model_dir: Path, root: Path) -> list[str]:
+    """The records against the inputs: the data regenerated to its pin, one record per selected
+    sample, every prompt re-rendered (hash, head and tail, tokens) and outputs re-counted."""
     from harness.api import builder_for_task, load_samples, select
     from loomcore.hashing import samples_sha256
     from loomcore.tokenizer import ModelTokenizer
@@ -81,17 +98,23 @@ def _against_inputs(effective: dict[str, Any], records, model_dir: Path, root: P
         builder = builder_for_task(task, tokenizer, model_dir)
         present = [by_id[i] for i in rows if i in by_id]
         for sample, prompt in zip(present, builder.build_many(present)):
-            r = rows[sample["id"]]
-            where = f"samples/{task['id']}.jsonl: {r.id}"
-            if prompt["text"] is not None and sha256_text(prompt["text"]) != r.prompt_sha256:
-                problems.append(f"{where}: prompt_sha256 does not match the pinned template and data")
-            elif prompt["text"] is not None and not (prompt["text"].startswith(r.prompt_head or "")
-                                                     and prompt["text"].endswith(r.prompt_tail or "")):
-                problems.append(f"{where}: prompt_head/prompt_tail are not the prompt's")
-            if prompt["tokens_after"] != r.input_tokens:
-                problems.append(f"{where}: input_tokens {r.input_tokens}, the prompt has {prompt['tokens_after']}")
-            if r.prediction is not None and r.finish_reason in ("eos", "length") and \
-                    tokenizer.count(r.prediction) > r.output_tokens:
-                problems.append(f"{where}: output_tokens {r.output_tokens} is fewer than the prediction's "
-                                f"{tokenizer.count(r.prediction)} tokens")
+            problems += _prompt_problems(f"samples/{task['id']}.jsonl", rows[sample["id"]], prompt, tokenizer)
+    return problems
+
+
+def _prompt_problems(where: str, r, prompt: dict[str, Any], tokenizer) -> list[str]:
+    """One record against its re-rendered prompt and its re-counted prediction."""
+    where = f"{where}: {r.id}"
+    problems = []
+    if prompt["text"] is not None and sha256_text(prompt["text"]) != r.prompt_sha256:
+        problems.append(f"{where}: prompt_sha256 does not match the pinned template and data")
+    elif prompt["text"] is not None and not (prompt["text"].startswith(r.prompt_head or "")
+                                             and prompt["text"].endswith(r.prompt_tail or "")):
+        problems.append(f"{where}: prompt_head/prompt_tail are not the prompt's")
+    if prompt["tokens_after"] != r.input_tokens:
+        problems.append(f"{where}: input_tokens {r.input_tokens}, the prompt has {prompt['tokens_after']}")
+    if r.prediction is not None and r.finish_reason in ("eos", "length") and \
+            tokenizer.count(r.prediction) > r.output_tokens:
+        problems.append(f"{where}: output_tokens {r.output_tokens} is fewer than the prediction's "
+                        f"{tokenizer.count(r.prediction)} tokens")
     return problems

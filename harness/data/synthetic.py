@@ -378,35 +378,14 @@ def _ruler_niah_official(params: dict[str, Any], rng: random.Random, tok: TokenC
 
     samples = []
     for length in params["lengths"]:
-        budget = length - params["reserve_tokens"]
         for index in range(params["samples_per_length"]):
             keys = _distinct(rng, new_key, num_keys)
             values = {k: [new_value(rng) for _ in range(params["num_values"])] for k in keys}
             needles = [needle(k, v) for k in keys for v in values[k]]
             rng.shuffle(needles)
             queried = rng.sample(keys, params["num_queries"])
-            if params["haystack"] == "essay":
-                if len(needles) > len(_RULER_DEPTHS):
-                    raise InputError(f"dataset.params: {len(needles)} needles but RULER has "
-                                     f"{len(_RULER_DEPTHS)} depths — use fewer keys or values")
-                depths = sorted(d / 100 for d in rng.sample(_RULER_DEPTHS, len(needles)))
-                context, n = _haystack_context(rng, tok, budget, needles, depths)
-            else:
-                def distractor(r: random.Random) -> str:
-                    key = new_key(r)
-                    while key in values:  # a distractor never shares a real key
-                        key = new_key(r)
-                    return needle(key, new_value(r))
-
-                make = (lambda r: _RULER_NOISE) if params["haystack"] == "noise" else distractor
-                lines = _line_haystack(rng, tok, budget - _tokens(tok, needles), make)
-                if len(lines) < len(needles):
-                    raise _too_short(length, f"{len(needles)} needles on separate lines")
-                for position, text in zip(sorted(rng.sample(range(len(lines)), len(needles)), reverse=True),
-                                          needles):
-                    lines.insert(position, text)
-                context = "\n".join(lines)
-                n = tok.count_many([context])[0]
+            context, n = _ruler_niah_haystack(params, rng, tok, length, needles,
+                                              lambda r: _distractor(r, new_key, new_value, values, needle))
             query = ", ".join(queried[:-1]) + ", and " + queried[-1] if len(queried) > 1 else queried[0]
             samples.append({
                 "id": _sample_id(params["task"], length, index), "context": context, "query": query,
@@ -414,6 +393,34 @@ def _ruler_niah_official(params: dict[str, Any], rng: random.Random, tok: TokenC
                 "length": length, "context_tokens": n,
             })
     return samples
+
+
+def _distractor(r: random.Random, new_key, new_value, values: dict[str, list[str]], needle) -> str:
+    """A needle under another key (a distractor never shares a real key)."""
+    key = new_key(r)
+    while key in values:
+        key = new_key(r)
+    return needle(key, new_value(r))
+
+
+def _ruler_niah_haystack(params: dict[str, Any], rng: random.Random, tok: TokenCounter, length: int,
+                         needles: list[str], distractor) -> tuple[str, int]:
+    """The context with the needles placed (see ``_ruler_niah_official``) and its token count."""
+    budget = length - params["reserve_tokens"]
+    if params["haystack"] == "essay":
+        if len(needles) > len(_RULER_DEPTHS):
+            raise InputError(f"dataset.params: {len(needles)} needles but RULER has "
+                             f"{len(_RULER_DEPTHS)} depths — use fewer keys or values")
+        depths = sorted(d / 100 for d in rng.sample(_RULER_DEPTHS, len(needles)))
+        return _haystack_context(rng, tok, budget, needles, depths)
+    make = (lambda r: _RULER_NOISE) if params["haystack"] == "noise" else distractor
+    lines = _line_haystack(rng, tok, budget - _tokens(tok, needles), make)
+    if len(lines) < len(needles):
+        raise _too_short(length, f"{len(needles)} needles on separate lines")
+    for position, text in zip(sorted(rng.sample(range(len(lines)), len(needles)), reverse=True), needles):
+        lines.insert(position, text)
+    context = "\n".join(lines)
+    return context, tok.count_many([context])[0]
 
 
 def _noise_with_chain(rng: random.Random, tok: TokenCounter, budget: int, chain: list[str]) -> str:
@@ -535,6 +542,32 @@ def _zeta(alpha: float) -> float:
     return math.fsum(n ** -alpha for n in range(1, k)) + k ** (1 - alpha) / (alpha - 1) + k ** -alpha / 2
 
 
+def _largest_fitting_n(weights: list[float], costs: list[int], budget: int, vocab_size: int) -> int:
+    """The largest N whose word counts int(N w) fit the budget. Words are separated by spaces, so the
+    text's tokens are (nearly) the sum of its words'."""
+    lo, hi = 0, budget + vocab_size + 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if sum(int(mid * w) * cost for w, cost in zip(weights, costs)) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _zipf_text(coded: list[str], weights: list[float], n_words: int, order_seed: float, tok: TokenCounter,
+               budget: int) -> tuple[str, int]:
+    """The shuffled text of the coded words at counts int(N w), N lowered until it fits the budget."""
+    while True:
+        words = [w for w, weight in zip(coded, weights) for _ in range(int(n_words * weight))]
+        random.Random(order_seed).shuffle(words)
+        context = " ".join(words)
+        n = tok.count_many([context])[0]
+        if n <= budget or n_words == 0:
+            return context, n
+        n_words = max(0, n_words - (n - budget))
+
+
 def _frequent_words_official(params: dict[str, Any], rng: random.Random, tok: TokenCounter) -> list[Sample]:
     """RULER ``freq_words_extraction``: ``vocab_size`` coded words (length // 50 when -1, RULER's
     default) ranked at random; word k appears int(N k^-alpha / zeta(alpha)) times, shuffled; the
@@ -556,26 +589,8 @@ def _frequent_words_official(params: dict[str, Any], rng: random.Random, tok: To
             coded[0] = "..."
             costs = tok.count_many([" " + w for w in coded])
 
-            def counts(n: int) -> list[int]:
-                return [int(n * w) for w in weights]
-
-            # Words are separated by spaces, so the text's tokens are (nearly) the sum of its words'.
-            lo, hi = 0, budget + vocab_size + 1
-            while lo < hi:
-                mid = (lo + hi + 1) // 2
-                if sum(c * cost for c, cost in zip(counts(mid), costs)) <= budget:
-                    lo = mid
-                else:
-                    hi = mid - 1
-            order_seed = rng.random()
-            while True:
-                words = [w for w, c in zip(coded, counts(lo)) for _ in range(c)]
-                random.Random(order_seed).shuffle(words)
-                context = " ".join(words)
-                n = tok.count_many([context])[0]
-                if n <= budget or lo == 0:
-                    break
-                lo = max(0, lo - (n - budget))
+            lo = _largest_fitting_n(weights, costs, budget, vocab_size)
+            context, n = _zipf_text(coded, weights, lo, rng.random(), tok, budget)
             samples.append({
                 "id": _sample_id(params["task"], length, index), "context": context,
                 "query": str(params["num_answers"]), "answers": coded[1:1 + params["num_answers"]],
@@ -757,6 +772,54 @@ MAX_LENGTH_TOKENS = 4 * 2**20
 MAX_COUNT = 100_000
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _list_problem(key: str, value: Any) -> str | None:
+    item = float if key == "depths" else int
+    good = isinstance(value, list) and value and all(
+        isinstance(v, (int, float) if item is float else int) and not isinstance(v, bool) for v in value)
+    if not good:
+        return f"params.{key}: {json.dumps(value)[:60]} is not a non-empty list of " \
+               f"{'numbers' if item is float else 'integers'}"
+    if key == "depths" and not all(0 <= v <= 1 for v in value):
+        return f"params.{key}: depths are fractions of the context, from 0 to 1"
+    if key == "lengths" and not all(0 < v <= MAX_LENGTH_TOKENS for v in value):
+        return f"params.{key}: context lengths run from 1 to {MAX_LENGTH_TOKENS} tokens"
+    return None
+
+
+def _int_problem(key: str, value: Any) -> str | None:
+    top = MAX_COUNT if key.startswith(("samples_per", "num_samples")) else MAX_LENGTH_TOKENS
+    # -1 (or 0) is "derive it" for some parameters (vocab_size)
+    if not _is_int(value) or not -1 <= value <= top:
+        return f"params.{key}: {json.dumps(value)[:60]} is not an integer from -1 to {top}"
+    return None
+
+
+def _float_problem(key: str, value: Any) -> str | None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) \
+            or not 0 <= value <= MAX_COUNT:
+        return f"params.{key}: {json.dumps(value)[:60]} is not a number from 0 to {MAX_COUNT}"
+    return None
+
+
+def _param_problem(key: str, value: Any, default: Any) -> str | None:
+    """One parameter against the type of its default (a bool default is a flag: anything goes)."""
+    if isinstance(default, bool):
+        return None
+    if isinstance(default, list):
+        return _list_problem(key, value)
+    if isinstance(default, int):
+        return _int_problem(key, value)
+    if isinstance(default, float):
+        return _float_problem(key, value)
+    if (isinstance(default, str) or default is None) and value is not None and not isinstance(value, str):
+        return f"params.{key}: {json.dumps(value)[:60]} is not a string"
+    return None
+
+
 def param_problems(name: str, params: Any) -> list[str]:
     """``dataset.params`` of generator ``name`` checked against the types of its defaults and sane bounds
     (one ``params.KEY: ... — ...`` line each), so a wrong type is invalid input and a huge request is
@@ -766,33 +829,8 @@ def param_problems(name: str, params: Any) -> list[str]:
         return ["params: not an object — give the generator's parameters as a JSON object"]
     problems = [f"params: unknown parameter(s) {sorted(set(params) - set(gen.defaults))} — allowed: "
                 f"{sorted(gen.defaults)}"] if set(params) - set(gen.defaults) else []
-    for key, value in params.items():
-        default = gen.defaults.get(key, value)
-        if isinstance(default, bool) or key not in gen.defaults:
-            continue
-        if isinstance(default, list):
-            item = float if key == "depths" else int
-            good = isinstance(value, list) and value and all(
-                isinstance(v, (int, float) if item is float else int) and not isinstance(v, bool) for v in value)
-            if not good:
-                problems.append(f"params.{key}: {json.dumps(value)[:60]} is not a non-empty list of "
-                                f"{'numbers' if item is float else 'integers'}")
-            elif key == "depths" and not all(0 <= v <= 1 for v in value):
-                problems.append(f"params.{key}: depths are fractions of the context, from 0 to 1")
-            elif key == "lengths" and not all(0 < v <= MAX_LENGTH_TOKENS for v in value):
-                problems.append(f"params.{key}: context lengths run from 1 to {MAX_LENGTH_TOKENS} tokens")
-        elif isinstance(default, int):
-            top = MAX_COUNT if key.startswith(("samples_per", "num_samples")) else MAX_LENGTH_TOKENS
-            # -1 (or 0) is "derive it" for some parameters (vocab_size)
-            if not isinstance(value, int) or isinstance(value, bool) or not -1 <= value <= top:
-                problems.append(f"params.{key}: {json.dumps(value)[:60]} is not an integer from -1 to {top}")
-        elif isinstance(default, float):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) \
-                    or not 0 <= value <= MAX_COUNT:
-                problems.append(f"params.{key}: {json.dumps(value)[:60]} is not a number from 0 to {MAX_COUNT}")
-        elif isinstance(default, str) or default is None:
-            if value is not None and not isinstance(value, str):
-                problems.append(f"params.{key}: {json.dumps(value)[:60]} is not a string")
+    problems += [problem for key, value in params.items() if key in gen.defaults
+                 and (problem := _param_problem(key, value, gen.defaults[key])) is not None]
     for key, allowed in _CHOICES.items():
         if key in params and isinstance(params[key], str) and params[key] not in allowed:
             problems.append(f"params.{key}: {params[key]!r} is not one of {list(allowed)} — use one of them")

@@ -59,16 +59,7 @@ class TransformersEngine:
             torch.set_num_threads(int(threads))
         loading = {"attn_implementation": args["attn_implementation"]} if args["attn_implementation"] else {}
         trust = bool(model.get("trust_remote_code", False))
-        for name in ("config.json", "tokenizer_config.json"):
-            path = Path(model_dir) / name
-            try:
-                config = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise InputError(f"model/files: {name} is not JSON ({str(exc)[:80]}) — restore the model's file") \
-                    from None
-            if isinstance(config, dict) and config.get("auto_map") and not trust:
-                raise InputError(f"model/trust_remote_code: this model needs its own code ({name} has auto_map) — "
-                                 "set \"trust_remote_code\": true in the manifest if you have reviewed that code")
+        refuse_remote_code(Path(model_dir), trust)
         dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
                  "auto": "auto"}[model.get("dtype", "auto")]
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True, trust_remote_code=trust)
@@ -162,6 +153,20 @@ class TransformersEngine:
         text, stopped = cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), request.stop)
         reason = "stop" if stopped else ("eos" if eos_at is not None else "length")
         return Output(request.id, text, len(tokens), reason)
+
+
+def refuse_remote_code(model_dir: Path, trust: bool) -> None:
+    """A model whose config.json or tokenizer_config.json has ``auto_map`` runs its own code: refused
+    unless the manifest says trust_remote_code (``trust``); a config that is not JSON is refused."""
+    for name in ("config.json", "tokenizer_config.json"):
+        path = model_dir / name
+        try:
+            config = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InputError(f"model/files: {name} is not JSON ({str(exc)[:80]}) — restore the model's file") from None
+        if isinstance(config, dict) and config.get("auto_map") and not trust:
+            raise InputError(f"model/trust_remote_code: this model needs its own code ({name} has auto_map) — "
+                             "set \"trust_remote_code\": true in the manifest if you have reviewed that code")
 
 
 def _sampling(request: Request) -> dict[str, Any]:

@@ -127,32 +127,37 @@ class ClientSettings:
                              "request fields as a JSON object")
         resolved = resolve_options("openai", args, OPTIONS)
         extra = resolved.pop("extra_body") or {}
-        problems = [f"engine/args/{key}: missing — {hint}" for key, hint in (
-            ("base_url", "name the server's API root, e.g. http://127.0.0.1:8000/v1"),
-            ("model", "name the model as the server serves it")) if not resolved[key]]
-        if resolved["base_url"] and not resolved["base_url"].startswith(("http://", "https://")):
-            problems.append(f"engine/args/base_url: {resolved['base_url']!r} is not an http(s) URL — write "
-                            "http://HOST:PORT/v1")
-        if resolved["endpoint"] not in ENDPOINTS:
-            problems.append(f"engine/args/endpoint: {resolved['endpoint']!r} — use one of {sorted(ENDPOINTS)}")
-        if resolved["prompt_format"] not in PROMPT_FORMATS:
-            problems.append(f"engine/args/prompt_format: {resolved['prompt_format']!r} — use one of "
-                            f"{list(PROMPT_FORMATS)}")
-        elif resolved["prompt_format"] == "token_ids" and resolved["endpoint"] != "completions":
-            problems.append("engine/args/prompt_format: token ids can only go to the completions endpoint — "
-                            "use prompt_format text with endpoint chat")
-        for key, low in (("concurrency", 1), ("max_retries", 0), ("backoff_s", 0), ("backoff_max_s", 0),
-                         ("timeout_s", 0.001), ("batch_size", 1)):
-            if resolved[key] < low:
-                problems.append(f"engine/args/{key}: {resolved[key]} is below {low} — raise it")
-        clashes = sorted(MANIFEST_FIELDS & set(extra))
-        if clashes:
-            problems.append(f"engine/args/extra_body: {clashes} are set by the manifest (model, generation) — "
-                            "remove them from extra_body")
+        problems = _settings_problems(resolved, extra)
         if problems:
             raise InputError(*problems)
         resolved["base_url"] = resolved["base_url"].rstrip("/")
         return cls(**resolved, extra_body=extra)
+
+
+def _settings_problems(resolved: dict[str, Any], extra: dict[str, Any]) -> list[str]:
+    """What is wrong with the openai engine's resolved args (empty when nothing is)."""
+    problems = [f"engine/args/{key}: missing — {hint}" for key, hint in (
+        ("base_url", "name the server's API root, e.g. http://127.0.0.1:8000/v1"),
+        ("model", "name the model as the server serves it")) if not resolved[key]]
+    if resolved["base_url"] and not resolved["base_url"].startswith(("http://", "https://")):
+        problems.append(f"engine/args/base_url: {resolved['base_url']!r} is not an http(s) URL — write "
+                        "http://HOST:PORT/v1")
+    if resolved["endpoint"] not in ENDPOINTS:
+        problems.append(f"engine/args/endpoint: {resolved['endpoint']!r} — use one of {sorted(ENDPOINTS)}")
+    if resolved["prompt_format"] not in PROMPT_FORMATS:
+        problems.append(f"engine/args/prompt_format: {resolved['prompt_format']!r} — use one of "
+                        f"{list(PROMPT_FORMATS)}")
+    elif resolved["prompt_format"] == "token_ids" and resolved["endpoint"] != "completions":
+        problems.append("engine/args/prompt_format: token ids can only go to the completions endpoint — "
+                        "use prompt_format text with endpoint chat")
+    problems += [f"engine/args/{key}: {resolved[key]} is below {low} — raise it" for key, low in (
+        ("concurrency", 1), ("max_retries", 0), ("backoff_s", 0), ("backoff_max_s", 0), ("timeout_s", 0.001),
+        ("batch_size", 1)) if resolved[key] < low]
+    clashes = sorted(MANIFEST_FIELDS & set(extra))
+    if clashes:
+        problems.append(f"engine/args/extra_body: {clashes} are set by the manifest (model, generation) — "
+                        "remove them from extra_body")
+    return problems
 
 
 def request_body(request: Request, settings: ClientSettings, prompt_ids: list[int] | None = None) -> dict[str, Any]:
@@ -183,6 +188,25 @@ def generated_text(response: dict[str, Any], endpoint: str) -> str:
 def parse_response(response: dict[str, Any], request: Request, endpoint: str) -> tuple[str, str, int | None]:
     """(text cut at the first stop string, our finish reason, output tokens or None when the server gives
     no usage) from one response, following the rules in the module docstring."""
+    choice = _checked_choice(response, request, endpoint)
+    text, found = cut_at_stop(generated_text(response, endpoint), request.stop)
+    matched = choice.get("stop_reason", choice.get("matched_stop"))
+    server_reason = choice.get("finish_reason")
+    if found or isinstance(matched, str):
+        reason = "stop"
+    elif server_reason in FINISH_REASONS:
+        reason = FINISH_REASONS[server_reason]
+    else:
+        raise RuntimeFailure(f"engine: the server ended request {request.id} with finish_reason {server_reason!r} "
+                             f"— one of {sorted(FINISH_REASONS)} was expected")
+    completion = _completion_tokens(response, request)
+    if completion is not None and reason == "eos" and server_reason in ("stop", "eos") and completion > 0:
+        completion -= 1  # the end-of-sequence token itself
+    return text, reason, completion
+
+
+def _checked_choice(response: Any, request: Request, endpoint: str) -> dict[str, Any]:
+    """The reply's first choice, its text fields of the documented types (else a runtime failure)."""
     if not isinstance(response, dict):
         raise RuntimeFailure(f"engine: the server answered request {request.id} with {type(response).__name__}, "
                              "not a JSON object")
@@ -196,25 +220,18 @@ def parse_response(response: dict[str, Any], request: Request, endpoint: str) ->
         _reply_field((choice.get("message") or {}).get("content"), (str, type(None)), "message content", request)
     else:
         _reply_field(choice.get("text"), (str, type(None)), "text", request)
-    text, found = cut_at_stop(generated_text(response, endpoint), request.stop)
-    matched = choice.get("stop_reason", choice.get("matched_stop"))
-    server_reason = choice.get("finish_reason")
-    if found or isinstance(matched, str):
-        reason = "stop"
-    elif server_reason in FINISH_REASONS:
-        reason = FINISH_REASONS[server_reason]
-    else:
-        raise RuntimeFailure(f"engine: the server ended request {request.id} with finish_reason {server_reason!r} "
-                             f"— one of {sorted(FINISH_REASONS)} was expected")
+    return choice
+
+
+def _completion_tokens(response: dict[str, Any], request: Request) -> int | None:
+    """usage.completion_tokens as the server reports it (None without usage); anything but a count is refused."""
     usage = _reply_field(response.get("usage"), (dict, type(None)), "usage", request) or {}
     completion = usage.get("completion_tokens")
     if completion is not None and (isinstance(completion, bool) or not isinstance(completion, int) or completion < 0):
         raise RuntimeFailure(f"engine: the server's usage.completion_tokens for request {request.id} is "
                              f"{json.dumps(completion)[:80]}, not a count of tokens — a server that cannot be trusted "
                              "with its replies cannot be evaluated")
-    if completion is not None and reason == "eos" and server_reason in ("stop", "eos") and completion > 0:
-        completion -= 1  # the end-of-sequence token itself
-    return text, reason, completion
+    return completion
 
 
 def _reply_field(value: Any, types: tuple[type, ...], name: str, request: Request) -> Any:
