@@ -18,6 +18,7 @@ ENTRY_POINTS = {
     "GENERATORS": "harness.data.synthetic:GENERATORS",
     "generator_param_problems": "harness.data.synthetic:param_problems",
     "engine_args_problems": "harness.engines:args_problems",
+    "ENGINES": "harness.engines:ENGINES",
     "acceleration_problems": "harness.accel:spec_problems",
     # data and prompts (loomctl pin, verify, substitutions)
     "load_samples": "harness.data.loaders:load_samples",

@@ -28,13 +28,23 @@ from loomcore.hashing import sha256_json, sha256_text
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "images"
-# flavour -> whether the base needs Python installed (CUDA bases ship none)
-FLAVOURS = {"cpu": False, "transformers": True, "vllm": True, "sglang": True}
-# flavour -> the image's Python, for which its lock is resolved: the CPU image runs on the local Debian
-# bookworm base (python3.11); the GPU images on the CUDA base nvidia/cuda:*-ubuntu24.04 (python3.12).
-PYTHON = {"cpu": "3.11", "transformers": "3.12", "vllm": "3.12", "sglang": "3.12"}
-# flavour -> the package whose locked version must equal the manifest's engine.version
-ENGINE_PACKAGE = {"cpu": "transformers", "transformers": "transformers", "vllm": "vllm", "sglang": "sglang"}
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """One image flavour: whether its base needs Python installed (CUDA bases ship none), the Python its
+    lock is resolved for (the CPU image runs on the local Debian bookworm base, python3.11; the GPU images
+    on nvidia/cuda:*-ubuntu24.04, python3.12), and the engine whose package's locked version must equal
+    the manifest's engine.version (the package is the engine's registry row's)."""
+
+    install_python: bool
+    python: str
+    engine: str
+
+
+FLAVOURS = {"cpu": Flavour(False, "3.11", "transformers"), "transformers": Flavour(True, "3.12", "transformers"),
+            "vllm": Flavour(True, "3.12", "vllm"), "sglang": Flavour(True, "3.12", "sglang")}
+PYTHON = {name: flavour.python for name, flavour in FLAVOURS.items()}
 
 
 @dataclass(frozen=True)
@@ -83,7 +93,7 @@ def render(flavour: str, base: str, project_wheel: str) -> str:
 
     template = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True).from_string(
         (IMAGES / "Dockerfile.j2").read_text())
-    return template.render(flavour=flavour, base=base, install_python=FLAVOURS[flavour], project_wheel=project_wheel)
+    return template.render(flavour=flavour, base=base, install_python=FLAVOURS[flavour].install_python, project_wheel=project_wheel)
 
 
 def lock_text(flavour: str) -> str:
@@ -96,7 +106,9 @@ def lock_text(flavour: str) -> str:
 
 def check_engine_version(flavour: str, lock: str, manifest_data: dict[str, Any]) -> None:
     """The image must carry the engine version the manifest pins; the lock decides what is installed."""
-    package = ENGINE_PACKAGE[flavour]
+    from harness.api import ENGINES
+
+    package = ENGINES[FLAVOURS[flavour].engine].package
     locked = next((line.split("==", 1)[1].split()[0] for line in lock.splitlines()
                    if line.startswith(f"{package}==")), None)
     pinned = manifest_data["engine"]["version"]
@@ -176,7 +188,7 @@ def build(manifest_data: dict[str, Any], base_override: str | None = None, wheel
         labels = {"dev.loomctl.inputs-sha256": inputs, "dev.loomctl.base": base, "dev.loomctl.base-id": base_id,
                   "dev.loomctl.base-substituted": str(substituted).lower(),
                   "dev.loomctl.lock-sha256": sha256_text(lock), "dev.loomctl.flavour": flavour}
-        network = "default" if FLAVOURS[flavour] else "none"
+        network = "default" if FLAVOURS[flavour].install_python else "none"
         labels["dev.loomctl.build-network"] = network
         log(f"building {tag} on {base} ({base_id[:19]}), build network {network}")
         for chunk in docker.api.build(path=str(context), tag=tag, labels=labels, rm=True, forcerm=True,

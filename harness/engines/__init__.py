@@ -55,6 +55,8 @@ class EngineRow:
       manifest's own ``engine.args``.
     - ``options``: ``"module:OPTIONS"``, the allow-list of its offline ``engine.args`` (names and JSON
       types), checked by ``loomctl validate`` through ``args_problems`` and again by the engine.
+    - ``package``: the Python package that is the engine (its version is ``engine.version``; an image
+      flavour's lock must carry that version), or None for a client of a server run elsewhere.
     """
 
     target: str
@@ -63,18 +65,21 @@ class EngineRow:
     health_path: str = "/v1/models"
     client_defaults: tuple[tuple[str, Any], ...] = ()
     options: str | None = None
+    package: str | None = None
 
 
 ENGINES = {
     "transformers": EngineRow("harness.engines.hf:TransformersEngine", takes_accelerator=True,
                               server="harness.engines.server:transformers_command", health_path="/health",
-                              client_defaults=(("prompt_format", "text"),), options="harness.engines.hf:OPTIONS"),
+                              client_defaults=(("prompt_format", "text"),), options="harness.engines.hf:OPTIONS",
+                              package="transformers"),
     "vllm": EngineRow("harness.engines.vllm:VLLMEngine", takes_accelerator=True,
                       server="harness.engines.vllm:server_command", client_defaults=(("prompt_format", "token_ids"),),
-                      options="harness.engines.vllm:OPTIONS"),
+                      options="harness.engines.vllm:OPTIONS", package="vllm"),
     "sglang": EngineRow("harness.engines.sglang:SGLangEngine", takes_accelerator=True,
                         server="harness.engines.sglang:server_command",
-                        client_defaults=(("prompt_format", "token_ids"),), options="harness.engines.sglang:OPTIONS"),
+                        client_defaults=(("prompt_format", "token_ids"),), options="harness.engines.sglang:OPTIONS",
+                        package="sglang"),
     "openai": EngineRow("harness.engines.openai:OpenAIEngine", options="harness.engines.openai:OPTIONS"),
 }
 
@@ -91,7 +96,7 @@ def args_problems(spec: dict[str, Any]) -> list[str]:
     row = ENGINES.get(spec.get("name"))
     if row is None or row.options is None or spec.get("mode", "offline") != "offline":
         return []
-    from harness.engines.vllm import resolve_options
+    from harness.engines.options import resolve_options
 
     try:
         resolve_options(spec["name"], spec.get("args"), resolve(row.options))

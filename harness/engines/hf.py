@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.engines import Output, Request, cut_at_stop
-from harness.engines.vllm import Option, resolve_options
+from harness.engines.options import Option, resolve_options
 from loomcore.errors import InputError, RuntimeFailure, version_mismatch
 from loomcore.tokenizer import ModelTokenizer
 

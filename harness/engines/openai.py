@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.engines import Output, Request, cut_at_stop
-from harness.engines.vllm import Option, resolve_options
+from harness.engines.options import Option, resolve_options
 from loomcore.errors import InputError, RuntimeFailure
 
 ENDPOINTS = {"completions": "/completions", "chat": "/chat/completions"}

@@ -58,7 +58,7 @@ def transformers_command(model_dir: str | Path, port: int, engine_spec: dict[str
     dtype, trust_remote_code only when true, no continuous batching unless asked (it batches by timing)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from harness.engines.vllm import Option, cli_flags, resolve_options
+    from harness.engines.options import Option, cli_flags, resolve_options
 
     try:
         installed = version("transformers")

@@ -1,8 +1,8 @@
 """The SGLang engine: offline batched generation with ``sglang.Engine`` on CUDA, greedy and deterministic by default.
 
 SGLang is an optional extra (``pip install 'loomctl[sglang]'``, or the ``sglang`` image flavour) and is
-imported only when this engine is constructed. As for vLLM (harness.engines.vllm, whose option checking
-and flag rendering this module reuses), pure functions map the manifest onto SGLang's own arguments:
+imported only when this engine is constructed. As for vLLM (harness.engines.vllm; both check options and
+render flags with harness.engines.options), pure functions map the manifest onto SGLang's own arguments:
 
 - ``engine_args(engine_spec, model, model_dir, accelerator)``: keyword arguments of ``sglang.Engine``
   (the fields of SGLang's ``ServerArgs``);
@@ -60,7 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.engines import Output, Request
-from harness.engines.vllm import (
+from harness.engines.options import (
     HOST,
     Option,
     check_version_floor,
