@@ -1,15 +1,16 @@
 """The harness's public entry points: all the host (loomctl) may use of the harness, and all it may
 import from it (``tests/test_import_graph.py`` enforces both).
 
-Names are resolved on first use (``module:attr``, imported then), so importing this module imports
-nothing else of the harness: ``loomctl --help`` stays light, and which harness module the host
+Names are resolved on first use (``module:attr``, imported then, as ``harness.registry`` resolves
+every table's entries), so importing this module imports nothing else of the harness: ``loomctl --help`` stays light, and which harness module the host
 reaches for is written down here, once.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from harness.registry import resolve
 
 ENTRY_POINTS = {
     # validation of a manifest (loomctl validate, run)
@@ -26,6 +27,7 @@ ENTRY_POINTS = {
     "builder_for_task": "harness.prompts:builder_for_task",
     "chat_template_text": "harness.prompts:chat_template_text",
     "template_floor_tokens": "harness.prompts:template_floor_tokens",
+    "prompt_budget": "harness.prompts:prompt_budget",
     # scoring (loomctl score, verify)
     "score_sample": "harness.scoring:score_sample",
     "suite_scores": "harness.scoring:suite_scores",
@@ -42,7 +44,6 @@ def __getattr__(name: str) -> Any:
     target = ENTRY_POINTS.get(name)
     if target is None:
         raise AttributeError(f"harness.api has no entry point {name!r} (it has: {', '.join(__all__)})")
-    module, attr = target.split(":")
-    value = getattr(importlib.import_module(module), attr)
+    value = resolve(target)
     globals()[name] = value
     return value

@@ -2,9 +2,9 @@
 
 ``python -m harness judge --run-dir D --root R [--judge NAME=DIR]`` (what ``loomctl judge`` runs)
 reads the run's effective manifest and records, and for every task whose benchmark declares judge
-metrics (``Benchmark.judge_metrics``; table ``JUDGED``: which judge each needs and how one record is
-judged) loads that judge once from the manifest's ``judges.<name>`` — refusing an open pin, or
-weights that do not hash to the pin — and writes:
+metrics (``Benchmark.judged``: which judge each needs and how one record is judged) loads that judge
+once from the manifest's ``judges.<name>`` — refusing an open pin, or weights that do not hash to the
+pin — and writes:
 
 - ``judge/<task>.jsonl``: per sample its id, the judge, whether it was judged, its judge metric
   scores in [0, 1] and what the judge said (an LLM judge's replies);
@@ -21,14 +21,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.benchmarks import BENCHMARKS
-from harness.benchmarks.l_citeeval import task_id as citeeval_task
+from harness.benchmarks.base import Judged
 from harness.metrics.l_citeeval import citation_scores
 from harness.metrics.longwriter import quality_scores, quality_summary
+from harness.registry import resolve
 from harness.scoring import summarise
 from loomcore.errors import InputError, LoomError
 from loomcore.records import Record, read_records
@@ -38,13 +38,13 @@ JUDGE_SCORES_SCHEMA = "loomctl.judge_scores/1"
 JUDGE_RECORD_SCHEMA = "loomctl.judge_record/1"
 
 
-def _load_nli(spec: dict[str, Any], model_dir: Path, accelerator: dict[str, Any]):
+def load_nli(spec: dict[str, Any], model_dir: Path, accelerator: dict[str, Any]):
     from harness.judges import load_nli_judge
 
     return load_nli_judge(spec, model_dir.parent, model_dir)
 
 
-def _load_llm(spec: dict[str, Any], model_dir: Path, accelerator: dict[str, Any]):
+def load_llm(spec: dict[str, Any], model_dir: Path, accelerator: dict[str, Any]):
     from harness.judges import load_llm_judge
 
     return load_llm_judge(spec, model_dir, accelerator)
@@ -84,41 +84,14 @@ def quality_dimensions(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"dimensions": {k: round(v, 6) for k, v in quality_summary(judged).items()}}
 
 
-@dataclass(frozen=True)
-class JudgedMetrics:
-    """A benchmark's judge metrics: the judge they need (``judges.<name>`` in the manifest), what that
-    judge is (for messages), how it is loaded and how one record is judged, task-level details, and
-    the tasks they do not apply to."""
-
-    judge: str
-    metrics: tuple[str, ...]
-    what: str
-    load: Callable[[dict[str, Any], Path, dict[str, Any]], Any]
-    judge_record: Callable[[Record, Any], dict[str, Any]]
-    details: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None
-    not_for: tuple[str, ...] = ()
-
-
-JUDGED = {
-    # niah and counting_stars get upstream's judge-free citation F1 instead (eval_citation.py).
-    "l_citeeval": JudgedMetrics(
-        judge="nli", what="an NLI classifier (upstream: tasksource/deberta-base-long-nli)",
-        metrics=("l_citeeval_citation_recall", "l_citeeval_citation_precision", "l_citeeval_citation_f1"),
-        load=_load_nli, judge_record=judge_citations,
-        not_for=(citeeval_task("niah"), citeeval_task("counting_stars"))),
-    "longwriter": JudgedMetrics(
-        judge="quality", what="an LLM judge (upstream: gpt-4o-2024-05-13 at temperature 0.5)",
-        metrics=("longwriter_quality",), load=_load_llm, judge_record=judge_quality, details=quality_dimensions),
-}
-assert {name: set(judged.metrics) for name, judged in JUDGED.items()} == {
-    name: set(bench.judge_metrics) for name, bench in BENCHMARKS.items() if bench.judge_metrics}, \
-    "JUDGED must judge exactly the benchmarks' judge_metrics"
+# Each judged benchmark's judge metrics, as its table declares them (``Benchmark.judged``).
+JUDGED: dict[str, Judged] = {name: bench.judged for name, bench in BENCHMARKS.items() if bench.judged}
 
 # Pin keys copied into judge_scores.json as each judge's provenance.
 PROVENANCE_KEYS = ("id", "revision", "weights_sha256", "files", "dtype", "engine", "generation")
 
 
-def judged_tasks(effective: dict[str, Any]) -> list[tuple[dict[str, Any], JudgedMetrics]]:
+def judged_tasks(effective: dict[str, Any]) -> list[tuple[dict[str, Any], Judged]]:
     """The run's tasks that have judge metrics, in manifest order, with what judges them."""
     return [(task, JUDGED[task["benchmark"]]) for task in effective["tasks"]
             if task["benchmark"] in JUDGED and task["id"] not in JUDGED[task["benchmark"]].not_for]
@@ -169,7 +142,7 @@ def _scoped(name: str, exc: LoomError) -> LoomError:
     return type(exc)(*[f"judges/{name}/{p.removeprefix('judges/')}" for p in exc.problems])
 
 
-def load_judges(effective: dict[str, Any], plan: list[tuple[dict[str, Any], JudgedMetrics]], root: Path,
+def load_judges(effective: dict[str, Any], plan: list[tuple[dict[str, Any], Judged]], root: Path,
                 judge_dirs: dict[str, Path]) -> dict[str, Any]:
     """Each judge the plan needs, its pins checked first (all problems at once), then loaded once."""
     from harness.weights import verify as verify_weights
@@ -189,7 +162,7 @@ def load_judges(effective: dict[str, Any], plan: list[tuple[dict[str, Any], Judg
     checked = {name: verify_weights(pinned[name], model_dir, where=f"judges/{name}",
                                     remedy=f"write the new hash into judges.{name} if the change is intended")
                for name, model_dir in dirs.items()}
-    loaders = {judged.judge: judged.load for _, judged in plan}
+    loaders = {judged.judge: resolve(judged.load) for _, judged in plan}
     judges = {}
     for name, model_dir in dirs.items():
         try:
@@ -200,7 +173,7 @@ def load_judges(effective: dict[str, Any], plan: list[tuple[dict[str, Any], Judg
     return judges
 
 
-def judge_task(task: dict[str, Any], judged: JudgedMetrics, records: list[Record], judge) -> tuple[
+def judge_task(task: dict[str, Any], judged: Judged, records: list[Record], judge) -> tuple[
         list[dict[str, Any]], dict[str, Any]]:
     """Per-sample judge rows and the task's judge scores."""
     rows = []
@@ -210,7 +183,7 @@ def judge_task(task: dict[str, Any], judged: JudgedMetrics, records: list[Record
             why = "skipped" if record.skipped else record.error or "failed"
             row.update({"judged": False, "scores": {}, "reason": f"no prediction ({why})"})
         else:
-            result = judged.judge_record(record, judge)
+            result = resolve(judged.judge_record)(record, judge)
             row.update({"judged": bool(result["scores"]), **result})
         rows.append(row)
     metrics = {}
@@ -220,7 +193,7 @@ def judge_task(task: dict[str, Any], judged: JudgedMetrics, records: list[Record
         metrics[metric] = {"judge": judged.judge, "score": summary["score"], "stderr": summary["stderr"],
                            "n": len(records), "n_judged": len(values)}
     scores = {"benchmark": task["benchmark"], "metrics": metrics,
-              **(judged.details(rows) if judged.details else {})}
+              **(resolve(judged.details)(rows) if judged.details else {})}
     return rows, scores
 
 

@@ -158,7 +158,7 @@ class PromptBuilder:
 
     @property
     def prompt_budget(self) -> int:
-        return self.budget_tokens - self.max_new_tokens
+        return prompt_budget(self.budget_tokens, self.max_new_tokens)
 
     def overhead(self, sample: dict[str, Any]) -> int:
         """Tokens of everything but the cut field: template, question, chat template."""
@@ -220,8 +220,17 @@ class PromptBuilder:
         return decode(ids[:head]) + decode(ids[len(ids) - (keep - head):])
 
 
-def template_floor_tokens(template: str, tokenizer: ModelTokenizer) -> int:
-    """Tokens of the template's own text, every field empty: no sample can need fewer."""
+def prompt_budget(budget_tokens: int, max_new_tokens: int) -> int:
+    """The prompt tokens a task's budget leaves: the one definition of "fits the budget" (the answer's
+    tokens are reserved out of it). A template fits when its floor (``template_floor_tokens``) is at
+    most this; a sample fits when its prompt is; ``PromptBuilder`` cuts to it."""
+    return budget_tokens - max_new_tokens
+
+
+def template_floor_tokens(template: str, tokenizer: ModelTokenizer, strict: bool = True) -> int:
+    """Tokens of the template's own text, every field empty: no sample can need fewer. A template
+    that computes on its fields (str methods) cannot render them empty: ``strict`` refuses it
+    (validate names the problem); otherwise its source text's tokens stand as an upper bound."""
     from jinja2 import ChainableUndefined, TemplateError
 
     # Chainable: ``options[0]`` or ``sample.title`` of an empty field is empty too, not an error.
@@ -229,8 +238,12 @@ def template_floor_tokens(template: str, tokenizer: ModelTokenizer) -> int:
     env.globals.clear()  # as for rendering (``_environment``)
     try:
         return tokenizer.count(_bounded(env.from_string(template).generate()))
-    except TemplateError as exc:
-        raise InputError(f"prompt/template: cannot be rendered ({exc}) — use only the sample's fields") from None
+    except Exception as exc:
+        if not strict:
+            return tokenizer.count(template)
+        if isinstance(exc, TemplateError):
+            raise InputError(f"prompt/template: cannot be rendered ({exc}) — use only the sample's fields") from None
+        raise
 
 
 def builder_for_task(task: dict[str, Any], tokenizer: ModelTokenizer, model_dir: Path) -> PromptBuilder:

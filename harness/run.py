@@ -28,6 +28,7 @@ from loomcore.errors import InputError
 from loomcore.hashing import sha256_text
 from loomcore.records import Record, RecordFile, read_records
 from loomcore.rundir import ENVIRONMENT, MANIFEST, SCORES, TIMING, RunDir
+from loomcore.specs import ModelRef, Scores, Suite
 from loomcore.tokenizer import ModelTokenizer
 
 
@@ -147,7 +148,7 @@ class Background:
 
 
 def run(run_dir: Path, model_dir: Path, root: Path, data_dir: Path | None = None,
-        allow_accelerator_mismatch: bool = False, hash_cache: bool = True) -> dict[str, Any]:
+        allow_accelerator_mismatch: bool = False, hash_cache: bool = True) -> Scores:
     """Run the effective manifest in ``run_dir``; an engine server or worker processes started for it
     are stopped when it ends, whichever way it ends. ``hash_cache=False`` hashes every weight byte."""
     started = time.perf_counter()
@@ -349,7 +350,7 @@ def run_header(effective: dict[str, Any]) -> dict[str, Any]:
             "model": {"id": effective["model"]["id"], "weights_sha256": effective["model"]["weights_sha256"]}}
 
 
-def score_run(run_dir: Path) -> dict[str, Any]:
+def score_run(run_dir: Path) -> Scores:
     """Re-score a run from its records alone (no model): recompute every metric, then aggregate."""
     effective = RunDir(run_dir).read(MANIFEST)
     metrics = {t["id"]: t["metrics"] for t in effective["tasks"]}
@@ -358,6 +359,8 @@ def score_run(run_dir: Path) -> dict[str, Any]:
         records[task_id] = [
             Record(**{**r.__dict__, "scores": score_sample(metrics[task_id], r.prediction, r.references, r.meta)})
             if r.prediction is not None else r for r in task_records]
-    scores = suite_scores(records, effective["tasks"], run_header(effective))
-    RunDir(run_dir).write(SCORES, scores)
+    scores = suite_scores(records, effective["tasks"], effective["manifest_digest"],
+                          Suite.from_json(effective["suite"], "manifest.json/suite"),
+                          ModelRef(effective["model"]["id"], effective["model"]["weights_sha256"]))
+    RunDir(run_dir).write(SCORES, scores.to_json())
     return scores

@@ -14,7 +14,8 @@ from typing import Any
 
 from harness.benchmarks import BENCHMARKS
 from harness.metrics import score
-from loomcore.records import SCORES_SCHEMA, Record
+from loomcore.records import Record
+from loomcore.specs import SCORES_SCHEMA, ModelRef, Scores, Suite
 
 
 def score_sample(metrics: list[str], prediction: str, references: list[str],
@@ -95,9 +96,9 @@ def benchmark_score(name: str, by_task: dict[str, float]) -> dict[str, Any]:
     return out
 
 
-def suite_scores(records_by_task: dict[str, list[Record]], tasks: list[dict[str, Any]],
-                 header: dict[str, Any]) -> dict[str, Any]:
-    """scores.json: header (manifest digest, model, ...), tasks, benchmarks, suite average."""
+def suite_scores(records_by_task: dict[str, list[Record]], tasks: list[dict[str, Any]], manifest_digest: str,
+                 suite: Suite, model: ModelRef) -> Scores:
+    """scores.json of these records: the run (manifest digest, suite, model), tasks, benchmarks, suite average."""
     per_task = {t["id"]: {"benchmark": t["benchmark"],
                           **task_scores(records_by_task.get(t["id"], []), t["metrics"],
                                         _group_fields(t["benchmark"]))}
@@ -109,4 +110,6 @@ def suite_scores(records_by_task: dict[str, list[Record]], tasks: list[dict[str,
     bench_scores = {name: benchmark_score(name, v) for name, v in benchmarks.items()}
     average = (round(sum(b["score"] for b in bench_scores.values()) / len(bench_scores), 6)
                if bench_scores else None)
-    return {"schema": SCORES_SCHEMA, **header, "tasks": per_task, "benchmarks": bench_scores, "average": average}
+    return Scores.from_json({"schema": SCORES_SCHEMA, "manifest_digest": manifest_digest, "suite": suite.to_json(),
+                             "model": model.to_json(), "tasks": per_task, "benchmarks": bench_scores,
+                             "average": average})

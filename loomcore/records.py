@@ -21,7 +21,6 @@ from loomcore.hashing import canonical_json
 from loomcore.rundir import SAMPLES, TIMINGS, read_regular, refuse_link
 
 RECORD_SCHEMA = "loomctl.record/1"
-SCORES_SCHEMA = "loomctl.scores/1"
 
 
 @dataclass(frozen=True)

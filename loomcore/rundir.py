@@ -129,6 +129,12 @@ class RunDir:
         """As ``read``, or ``default`` when the file is absent (an older run has no environment.json)."""
         return self.read(name) if os.path.lexists(self.path / name) else default
 
+    def scores(self):
+        """scores.json as a typed ``loomcore.specs.Scores``, every field checked (exit 2 naming a bad one)."""
+        from loomcore.specs import Scores
+
+        return Scores.from_json(self.read(SCORES), str(self.path / SCORES))
+
     def write(self, name: str, data: Any) -> None:
         write_json_atomic(self.path / name, data)
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from loomcore.errors import InputError
-from loomcore.rundir import MANIFEST, SCORES, RunDir
+from loomcore.rundir import MANIFEST, RunDir
+from loomcore.specs import Scores
 
 SCHEMA = Path(__file__).resolve().parents[1] / "manifests" / "schema" / "claims.v1.json"
 Z95 = 1.959963984540054
@@ -39,26 +40,26 @@ def load_claims(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _reproduced(scores: dict[str, Any], claim: dict[str, Any]) -> tuple[float | None, float | None]:
+def _reproduced(scores: Scores, claim: dict[str, Any]) -> tuple[float | None, float | None]:
     """The run's score for the claim's benchmark/task and its standard error."""
-    tasks = {k: v for k, v in scores["tasks"].items() if v["benchmark"] == claim["benchmark"]}
+    tasks = {k: v for k, v in scores.tasks.items() if v.benchmark == claim["benchmark"]}
     if claim["task"]:
-        task = scores["tasks"].get(claim["task"])
-        return (task["score"], task["stderr"]) if task else (None, None)
-    if claim["benchmark"] in scores.get("benchmarks", {}):
-        ses = [t["stderr"] or 0.0 for t in tasks.values() if t["score"] is not None]
-        return scores["benchmarks"][claim["benchmark"]]["score"], math.sqrt(sum(s * s for s in ses)) / max(len(ses), 1)
+        task = scores.tasks.get(claim["task"])
+        return (task.score, task.stderr) if task else (None, None)
+    if claim["benchmark"] in scores.benchmarks:
+        ses = [t.stderr or 0.0 for t in tasks.values() if t.score is not None]
+        return scores.benchmarks[claim["benchmark"]].score, math.sqrt(sum(s * s for s in ses)) / max(len(ses), 1)
     return None, None
 
 
 def audit(claims_path: Path, run_dirs: list[Path]) -> list[dict[str, Any]]:
     """Each claim of the claims file checked against the first run of its model."""
     doc = load_claims(claims_path)
-    runs = [(run_dir, RunDir(run_dir).read(MANIFEST), RunDir(run_dir).read(SCORES)) for run_dir in run_dirs]
+    runs = [(run_dir, RunDir(run_dir).read(MANIFEST), RunDir(run_dir).scores()) for run_dir in run_dirs]
     return [_audit_claim(claim, runs) for claim in doc["claims"]]
 
 
-def _audit_claim(claim: dict[str, Any], runs: list[tuple[Path, dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+def _audit_claim(claim: dict[str, Any], runs: list[tuple[Path, dict[str, Any], Scores]]) -> dict[str, Any]:
     row = {"model": claim["model"]["id"], "benchmark": claim["benchmark"], "task": claim["task"],
            "claimed": claim["score"], "reproduced": None, "interval": None, "run": None, "reasons": []}
     matching = [r for r in runs if r[1]["model"]["id"] == claim["model"]["id"]]

@@ -23,6 +23,7 @@ from loomcore.errors import (
     LoomError,
 )
 from loomcore.rundir import JUDGE_SCORES, MANIFEST, SCORES, RunDir
+from loomcore.specs import Scores
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -177,21 +178,21 @@ def show(manifest_path: ManifestArg,
               f"temperature {gen.get('temperature', 0.0)}; metrics {', '.join(task['metrics'])}")
 
 
-def _score_table(scores: dict) -> str:
-    lengths = sorted({int(k) for t in scores["tasks"].values() for k in t.get("by_length", {})})
+def _score_table(scores: Scores) -> str:
+    lengths = sorted({int(k) for t in scores.tasks.values() for k in t.by_length})
     header = f"{'task':<32}{'metric':<28}{'score':>8}{'± se':>7}{'n':>5}" + "".join(f"{n:>7}" for n in lengths)
     lines = [header, "-" * len(header)]
-    for task_id, task in scores["tasks"].items():
-        cells = "".join(f"{task['by_length'].get(str(n), {}).get('score') or 0:>7.1f}"
-                        if str(n) in task["by_length"] else f"{'':>7}" for n in lengths)
-        score = "-" if task["score"] is None else f"{task['score']:.2f}"
-        se = "" if task["stderr"] is None else f"{task['stderr']:.1f}"
-        lines.append(f"{task['benchmark'] + '/' + task_id:<31} {task['metric']:<28}{score:>8}{se:>7}{task['n']:>5}{cells}")
+    for task_id, task in scores.tasks.items():
+        cells = "".join(f"{task.by_length[str(n)].score or 0:>7.1f}" if str(n) in task.by_length else f"{'':>7}"
+                        for n in lengths)
+        score = "-" if task.score is None else f"{task.score:.2f}"
+        se = "" if task.stderr is None else f"{task.stderr:.1f}"
+        lines.append(f"{task.benchmark + '/' + task_id:<31} {task.metric:<28}{score:>8}{se:>7}{task.n:>5}{cells}")
     lines.append("-" * len(header))
-    for name, bench in scores["benchmarks"].items():
-        lines.append(f"{name:<60}{bench['score']:>8.2f}")
-    if scores.get("average") is not None:
-        lines.append(f"{'average (mean of benchmarks)':<60}{scores['average']:>8.2f}")
+    for name, bench in scores.benchmarks.items():
+        lines.append(f"{name:<60}{bench.score:>8.2f}")
+    if scores.average is not None:
+        lines.append(f"{'average (mean of benchmarks)':<60}{scores.average:>8.2f}")
     return "\n".join(lines)
 
 
@@ -262,8 +263,7 @@ def run(
     if code:
         _err(f"run failed (exit {code}); finished samples are kept in {out} — rerun the same command to resume")
         raise typer.Exit(code)
-    scores = RunDir(out).read(SCORES)
-    print(_score_table(scores))
+    print(_score_table(RunDir(out).scores()))
     print(f"\nrun directory: {out}")
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from loomcore.errors import InputError
 from loomcore.records import read_records
+from loomcore.specs import Scores, Summary
 from loomcore.rundir import (
     ENVIRONMENT,
     MANIFEST,
@@ -43,7 +44,7 @@ DEFAULT_TOLERANCE = {"alpha": 0.05, "margin": 5.0, "bootstrap_samples": 2000, "s
 @dataclass
 class Side:
     label: str
-    scores: dict[str, Any]
+    scores: Scores
     manifest: dict[str, Any] | None
     environment: dict[str, Any] | None
     per_sample: dict[str, dict[str, float]] | None  # task -> sample id -> primary-metric score
@@ -67,18 +68,18 @@ def load_side(path: Path) -> Side:
     path = Path(path)
     if path.is_file():
         try:
-            return Side(str(path), _checked_scores(read_json(path), path), None, None, None, None, None)
+            return Side(str(path), Scores.from_json(read_json(path), str(path)), None, None, None, None, None)
         except OSError as exc:
             raise InputError(f"{path}: not a scores.json ({exc}) — pass a run directory or a scores file") from None
     run = RunDir(path)
     if not run.has(SCORES):
         raise InputError(f"{path}: no scores.json — pass a run directory written by `loomctl run`, or a golden folder")
-    scores = _checked_scores(run.read(SCORES), path / SCORES)
+    scores = run.scores()
     per_sample, lengths = None, None
     if (path / SAMPLES).is_dir():
         per_sample, lengths = {}, {}
         for task, rows in read_records(path).items():
-            metric = scores["tasks"].get(task, {}).get("metric")
+            metric = scores.tasks[task].metric if task in scores.tasks else None
             per_sample[task] = {r.id: _sample_score(r, metric, f"{path}/samples/{task}.jsonl: {r.id}")
                                 for r in rows if r.scores and metric}
             lengths[task] = {r.id: r.length for r in rows}
@@ -90,19 +91,6 @@ def _sample_score(record, metric: str, where: str) -> float:
     if not isinstance(record.scores, dict) or metric not in record.scores:
         raise InputError(f"{where}: no {metric!r} score in the record — the run directory is damaged or was edited")
     return _finite(record.scores[metric], where, 1.0)
-
-
-def _checked_scores(scores: Any, where: Path) -> dict[str, Any]:
-    """scores.json with every task's score finite (by length too), else exit 2."""
-    if not isinstance(scores, dict) or not isinstance(scores.get("tasks"), dict):
-        raise InputError(f"{where}: not a scores.json (no tasks) — pass a run directory written by `loomctl run`")
-    for task, entry in scores["tasks"].items():
-        if not isinstance(entry, dict):
-            raise InputError(f"{where}: task {task!r} is not an object — the file is damaged or was edited")
-        _finite(entry.get("score"), f"{where}: {task}/score")
-        for bucket, value in (entry.get("by_length") or {}).items():
-            _finite(value.get("score") if isinstance(value, dict) else value, f"{where}: {task}/by_length/{bucket}")
-    return scores
 
 
 def mcnemar_worse_p(losses: int, wins: int) -> float:
@@ -146,38 +134,53 @@ class Row:
 
 def _compare_task(task: str, ids: list[str] | None, golden: Side, new: Side, tol: dict[str, Any],
                   bucket: str) -> Row:
-    g_task, n_task = golden.scores["tasks"].get(task, {}), new.scores["tasks"].get(task, {})
-    alpha = tol["alpha"]
     if ids is not None:
-        g = np.array([golden.per_sample[task][i] for i in ids], dtype=float)
-        n = np.array([new.per_sample[task][i] for i in ids], dtype=float)
-        if len(ids) == 0:
-            return Row(task, bucket, None, None, None, None, None, 0, "none", notes=["no matched samples"])
-        low, high, p_boot = paired_bootstrap(g, n, tol["bootstrap_samples"], tol["seed"], alpha)
-        binary = set(np.unique(np.concatenate([g, n]))) <= {0.0, 1.0}
-        if binary:
-            losses = int(np.sum((g == 1) & (n == 0)))
-            wins = int(np.sum((g == 0) & (n == 1)))
-            p, test = mcnemar_worse_p(losses, wins), f"exact McNemar (lost {losses}, gained {wins})"
-            p_min = 0.5 ** (losses + wins)
-        else:
-            p, test, p_min = p_boot, "paired bootstrap", 1 / (tol["bootstrap_samples"] + 1)
-        return Row(task, bucket, round(100 * g.mean(), 4), round(100 * n.mean(), 4),
-                   round(100 * (n.mean() - g.mean()), 4), round(low, 4), round(high, 4), len(ids), test, p, p_min)
-    if bucket == "all":
-        gs, ns = g_task, n_task
+        return _paired_row(task, ids, golden, new, tol, bucket)
+    return _aggregate_row(task, golden, new, tol["alpha"], bucket)
+
+
+def _paired_row(task: str, ids: list[str], golden: Side, new: Side, tol: dict[str, Any], bucket: str) -> Row:
+    """Per-sample scores of the same samples on both sides: exact McNemar for 0/1 scores, else a
+    paired bootstrap; the interval from the paired bootstrap."""
+    alpha = tol["alpha"]
+    g = np.array([golden.per_sample[task][i] for i in ids], dtype=float)
+    n = np.array([new.per_sample[task][i] for i in ids], dtype=float)
+    if len(ids) == 0:
+        return Row(task, bucket, None, None, None, None, None, 0, "none", notes=["no matched samples"])
+    low, high, p_boot = paired_bootstrap(g, n, tol["bootstrap_samples"], tol["seed"], alpha)
+    binary = set(np.unique(np.concatenate([g, n]))) <= {0.0, 1.0}
+    if binary:
+        losses = int(np.sum((g == 1) & (n == 0)))
+        wins = int(np.sum((g == 0) & (n == 1)))
+        p, test = mcnemar_worse_p(losses, wins), f"exact McNemar (lost {losses}, gained {wins})"
+        p_min = 0.5 ** (losses + wins)
     else:
-        gs, ns = g_task.get("by_length", {}).get(bucket, {}), n_task.get("by_length", {}).get(bucket, {})
-    if gs.get("score") is None or ns.get("score") is None:
-        return Row(task, bucket, gs.get("score"), ns.get("score"), None, None, None, 0, "none",
+        p, test, p_min = p_boot, "paired bootstrap", 1 / (tol["bootstrap_samples"] + 1)
+    return Row(task, bucket, round(100 * g.mean(), 4), round(100 * n.mean(), 4),
+               round(100 * (n.mean() - g.mean()), 4), round(low, 4), round(high, 4), len(ids), test, p, p_min)
+
+
+def _aggregate_row(task: str, golden: Side, new: Side, alpha: float, bucket: str) -> Row:
+    """Only aggregate scores on one side: an unpaired normal test on the two means and their errors."""
+    gs, ns = _summary(golden.scores, task, bucket), _summary(new.scores, task, bucket)
+    if gs is None or ns is None or gs.score is None or ns.score is None:
+        return Row(task, bucket, gs and gs.score, ns and ns.score, None, None, None, 0, "none",
                    notes=["missing on one side"])
-    delta = ns["score"] - gs["score"]
-    se = math.sqrt((gs.get("stderr") or 0) ** 2 + (ns.get("stderr") or 0) ** 2)
+    delta = ns.score - gs.score
+    se = math.sqrt((gs.stderr or 0) ** 2 + (ns.stderr or 0) ** 2)
     z = NormalDist().inv_cdf(1 - alpha / 2)
     p = NormalDist().cdf(delta / se) if se > 0 else (0.0 if delta < 0 else 1.0)
-    return Row(task, bucket, gs["score"], ns["score"], round(delta, 4), round(delta - z * se, 4),
-               round(delta + z * se, 4), min(gs.get("n", 0), ns.get("n", 0)),
+    return Row(task, bucket, gs.score, ns.score, round(delta, 4), round(delta - z * se, 4),
+               round(delta + z * se, 4), min(gs.n, ns.n),
                "unpaired normal (aggregates only)", p, 0.0, notes=["unpaired: only aggregate scores on one side"])
+
+
+def _summary(scores: Scores, task: str, bucket: str) -> Summary | None:
+    """A task's summary over all its samples (``bucket`` "all") or one length bucket's; None if absent."""
+    entry = scores.tasks.get(task)
+    if entry is None:
+        return None
+    return entry.summary if bucket == "all" else entry.by_length.get(bucket)
 
 
 def holm(p_values: list[float], min_attainable: list[float] | None = None, alpha: float = 0.05) -> list[float]:
@@ -266,7 +269,7 @@ def _task_rows(task: str, golden: Side, new: Side, tol: dict[str, Any]) -> tuple
     if not paired:
         return (_compare_task(task, None, golden, new, tol, "all"),
                 [_compare_task(task, None, golden, new, tol, bucket)
-                 for bucket in golden.scores["tasks"][task].get("by_length", {})])
+                 for bucket in golden.scores.tasks[task].by_length])
     ids = sorted(set(golden.per_sample[task]) & set(new.per_sample[task]))
     row = _compare_task(task, ids, golden, new, tol, "all")
     unmatched = len(set(golden.per_sample[task]) ^ set(new.per_sample[task]))
@@ -294,9 +297,9 @@ def _all_rows(golden: Side, new: Side, tol: dict[str, Any]) -> tuple[list[Row], 
     task_margins = tol.get("tasks", {})
     rows: list[Row] = []
     buckets: list[Row] = []
-    for task in golden.scores["tasks"]:
-        if task not in new.scores["tasks"]:
-            rows.append(Row(task, "all", golden.scores["tasks"][task].get("score"), None, None, None, None, 0,
+    for task in golden.scores.tasks:
+        if task not in new.scores.tasks:
+            rows.append(Row(task, "all", golden.scores.tasks[task].score, None, None, None, None, 0,
                             "none", verdict="FAIL", notes=["task missing from the new run"]))
             continue
         row, task_buckets = _task_rows(task, golden, new, tol)

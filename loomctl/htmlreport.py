@@ -18,7 +18,8 @@ from typing import Any
 
 from loomcore.errors import InputError
 from loomcore.records import read_records
-from loomcore.rundir import ENVIRONMENT, JUDGE_SCORES, MANIFEST, SCORES, RunDir
+from loomcore.specs import Scores
+from loomcore.rundir import ENVIRONMENT, JUDGE_SCORES, MANIFEST, RunDir
 
 Z95 = 1.959963984540054
 
@@ -33,7 +34,7 @@ def _svg(fig) -> str:
     return text
 
 
-def _figures(scores: dict[str, Any], records: dict[str, list], diff: dict[str, Any] | None) -> dict[str, str]:
+def _figures(scores: Scores, records: dict[str, list], diff: dict[str, Any] | None) -> dict[str, str]:
     """The report's SVG figures: scores by length, the NIAH depth x length grid (when a task has
     depths), the diff's forest plot (when there is a diff)."""
     import matplotlib
@@ -55,10 +56,10 @@ def _figures(scores: dict[str, Any], records: dict[str, list], diff: dict[str, A
     return figures
 
 
-def _length_figure(plt, scores: dict[str, Any]) -> str:
+def _length_figure(plt, scores: Scores) -> str:
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    for task_id, task in scores["tasks"].items():
-        points = sorted((int(k), v["score"]) for k, v in task["by_length"].items() if v["score"] is not None)
+    for task_id, task in scores.tasks.items():
+        points = sorted((int(k), v.score) for k, v in task.by_length.items() if v.score is not None)
         if points:
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=task_id)
     ax.set_xscale("log", base=2)
@@ -112,21 +113,21 @@ def _forest_figure(plt, diff: dict[str, Any]) -> str:
     return svg
 
 
-def _table(scores: dict[str, Any]) -> str:
-    lengths = sorted({int(k) for t in scores["tasks"].values() for k in t["by_length"]})
+def _table(scores: Scores) -> str:
+    lengths = sorted({int(k) for t in scores.tasks.values() for k in t.by_length})
     head = "".join(f"<th>{n}</th>" for n in lengths)
     rows = []
-    for task_id, task in scores["tasks"].items():
-        interval = "" if task["stderr"] is None else \
-            f"[{task['score'] - Z95 * task['stderr']:.1f}, {task['score'] + Z95 * task['stderr']:.1f}]"
-        cells = "".join(f"<td>{task['by_length'][str(n)]['score']:.1f}</td>" if str(n) in task["by_length"]
+    for task_id, task in scores.tasks.items():
+        interval = "" if task.stderr is None else \
+            f"[{task.score - Z95 * task.stderr:.1f}, {task.score + Z95 * task.stderr:.1f}]"
+        cells = "".join(f"<td>{task.by_length[str(n)].score:.1f}</td>" if str(n) in task.by_length
                         else "<td></td>" for n in lengths)
-        score = "-" if task["score"] is None else f"{task['score']:.2f}"
-        rows.append(f"<tr><td>{escape(task['benchmark'])}</td><td>{escape(task_id)}</td><td>{escape(task['metric'])}"
-                    f"</td><td class=num>{score}</td><td>{interval}</td><td class=num>{esc(task['n'])}</td>{cells}</tr>")
-    for name, bench in scores["benchmarks"].items():
+        score = "-" if task.score is None else f"{task.score:.2f}"
+        rows.append(f"<tr><td>{escape(task.benchmark)}</td><td>{escape(task_id)}</td><td>{escape(task.metric)}"
+                    f"</td><td class=num>{score}</td><td>{interval}</td><td class=num>{esc(task.n)}</td>{cells}</tr>")
+    for name, bench in scores.benchmarks.items():
         rows.append(f"<tr class=total><td>{escape(name)}</td><td colspan=2>benchmark mean</td>"
-                    f"<td class=num>{bench['score']:.2f}</td><td></td><td></td>{'<td></td>' * len(lengths)}</tr>")
+                    f"<td class=num>{bench.score:.2f}</td><td></td><td></td>{'<td></td>' * len(lengths)}</tr>")
     return (f"<table id=scores><thead><tr><th>benchmark</th><th>task</th><th>metric</th><th>score</th>"
             f"<th>95% interval</th><th>n</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
@@ -211,7 +212,7 @@ def render(run_dir: Path, golden: Path | None = None) -> str:
 
 def _render(run_dir: Path, golden: Path | None) -> str:
     run = RunDir(run_dir)
-    manifest, scores, environment = run.read(MANIFEST), run.read(SCORES), run.read_optional(ENVIRONMENT, {})
+    manifest, scores, environment = run.read(MANIFEST), run.scores(), run.read_optional(ENVIRONMENT, {})
     records = read_records(run_dir)
     diff = None
     if golden is not None:
@@ -219,7 +220,7 @@ def _render(run_dir: Path, golden: Path | None) -> str:
 
         diff = compare(run_dir, golden)
     figures = _figures(scores, records, diff)
-    average = "-" if scores.get("average") is None else f"{scores['average']:.2f}"
+    average = "-" if scores.average is None else f"{scores.average:.2f}"
     sections = [f"<h1>{escape(manifest['suite']['name'])} · {escape(manifest['model']['id'])}</h1>",
                 f"<p>average <b>{average}</b> · manifest <code>{esc(manifest['manifest_digest'])[:16]}</code>"
                 + (f" · gate <b id=verdict>{esc(diff['verdict'])}</b> against <code>{escape(str(golden))}</code>" if diff else "")

@@ -376,7 +376,7 @@ def _template_budget_problems(manifest: Manifest) -> list[str]:
         return []
     if folder is None or not (folder / "tokenizer.json").is_file():
         return []
-    from harness.api import template_floor_tokens
+    from harness.api import prompt_budget, template_floor_tokens
     from loomcore.tokenizer import ModelTokenizer
 
     tokenizer = ModelTokenizer(folder)
@@ -393,7 +393,7 @@ def _template_budget_problems(manifest: Manifest) -> list[str]:
         except Exception as exc:  # a Jinja syntax error
             problems.append(f"{task.pointer}/prompt: the template does not compile ({exc}) — fix its syntax")
             continue
-        if floor > budget - new:
+        if floor > prompt_budget(budget, new):
             problems.append(f"{task.pointer}/truncation/budget_tokens: the template alone is {floor} tokens, more "
                             f"than budget {budget} minus max_new_tokens {new} — raise the budget or shorten the template")
     return problems

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from loomcore.records import read_records
-from loomcore.rundir import SCORES, TIMING, TOLERANCE, RunDir
+from loomcore.rundir import TIMING, TOLERANCE, RunDir
 
 
 def bench_hashing(size_mib: int = 512) -> bool:
@@ -63,11 +63,11 @@ def bench_gate(golden: Path = Path("golden/loombench-lite"), trials: int = 400) 
 
     from loomctl.compare import DEFAULT_TOLERANCE, holm, mcnemar_worse_p
 
-    scores = RunDir(golden).read(SCORES)
+    scores = RunDir(golden).scores()
     tol = {**DEFAULT_TOLERANCE, **RunDir(golden).read(TOLERANCE)}
     rng = np.random.default_rng(0)
-    tasks = [(name, t["n"], max(min(t["score"] / 100, 0.95), 0.05)) for name, t in scores["tasks"].items()]
-    golden_means = {name: t["score"] / 100 for name, t in scores["tasks"].items()}
+    tasks = [(name, t.n, max(min(t.score / 100, 0.95), 0.05)) for name, t in scores.tasks.items()]
+    golden_means = {name: t.score / 100 for name, t in scores.tasks.items()}
 
     def fails(drop: float, only: str | None) -> list[bool]:
         ps, mins, deltas, margins = [], [], [], []
@@ -247,9 +247,9 @@ def _accel_rows(name: str, base: dict, path: Path, tmp: Path, limit: int, tasks:
     diff = compare(out, runs["full"]) if name != "full" else None
     if diff and diff["verdict"] == "FAIL":
         fails[name] = [p for p in diff["pin_differences"] if "acceleration" in p][:1]
-    scores = RunDir(out).read(SCORES)["tasks"]
+    scores = RunDir(out).scores().tasks
     rate, seconds = tokens / max(timing["generate_seconds"], 1e-9), time.perf_counter() - t0
-    return [(name, task, scores[task]["score"], _diff_row(diff, task), rate, timing.get("peak_rss_mib"), seconds)
+    return [(name, task, scores[task].score, _diff_row(diff, task), rate, timing.get("peak_rss_mib"), seconds)
             for task in tasks]
 
 

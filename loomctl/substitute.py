@@ -26,7 +26,11 @@ from loomctl import manifest as mf
 
 
 def _installed_version(engine: str) -> str:
-    package = {"transformers": "transformers", "vllm": "vllm", "sglang": "sglang", "openai": "httpx"}[engine]
+    from harness.api import ENGINES
+
+    if engine not in ENGINES:
+        raise InputError(f"--engine: no engine {engine!r} — use one of {', '.join(sorted(ENGINES))}")
+    package = ENGINES[engine].package
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
@@ -167,7 +171,7 @@ def _drop_tasks_that_cannot_fit(manifest: mf.Manifest, data: dict[str, Any], mod
     """Tasks whose template alone (every field empty) and answer budget exceed the substituted
     window cannot run on that model at all: they are dropped, each named in the substitutions, so
     the benchmark's score says how many tasks it stands on. A benchmark left with no task fails."""
-    from harness.api import template_floor_tokens
+    from harness.api import prompt_budget, template_floor_tokens
     from loomcore.tokenizer import ModelTokenizer
 
     tokenizer = ModelTokenizer(model_dir)
@@ -175,13 +179,10 @@ def _drop_tasks_that_cannot_fit(manifest: mf.Manifest, data: dict[str, Any], mod
     derived = mf.Manifest(manifest.path, data)
     for task in reversed(mf.tasks(derived)):
         text = mf.template_text(derived, task.prompt, task.pointer)
-        try:
-            floor = template_floor_tokens(text, tokenizer)
-        except Exception:  # a template computing on its fields (str methods) cannot render them empty:
-            floor = tokenizer.count(text)  # its source text is an upper bound of its own words
-
-        need = floor + int(task.generation.get("max_new_tokens", 0))
-        if need > min(window, int(task.truncation.get("budget_tokens", window))):
+        floor = template_floor_tokens(text, tokenizer, strict=False)
+        new = int(task.generation.get("max_new_tokens", 0))
+        need = floor + new
+        if floor > prompt_budget(min(window, int(task.truncation.get("budget_tokens", window))), new):
             b_index, t_index = (int(x) for x in task.pointer.split("/")[1::2])
             del data["benchmarks"][b_index]["tasks"][t_index]
             done.append({"field": task.pointer, "from": task.id, "to": None,

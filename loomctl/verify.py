@@ -15,15 +15,16 @@ from typing import Any
 from harness.api import score_sample, suite_scores
 from loomcore.hashing import sha256_text
 from loomcore.records import read_records
-from loomcore.rundir import MANIFEST, SCORES, RunDir
+from loomcore.rundir import MANIFEST, RunDir
+from loomcore.specs import Scores
 
 
 def verify(run_dir: Path, model_dir: Path | None = None, root: Path | None = None) -> list[str]:
     """Every problem found (empty when the bundle is consistent)."""
-    effective, published = RunDir(run_dir).read(MANIFEST), RunDir(run_dir).read(SCORES)
+    effective, published = RunDir(run_dir).read(MANIFEST), RunDir(run_dir).scores()
     problems: list[str] = []
-    if published.get("manifest_digest") != effective.get("manifest_digest"):
-        problems.append(f"scores.json: manifest_digest {published.get('manifest_digest')} is not the run's "
+    if published.manifest_digest != effective.get("manifest_digest"):
+        problems.append(f"scores.json: manifest_digest {published.manifest_digest} is not the run's "
                         f"{effective.get('manifest_digest')}")
     records = read_records(run_dir)
     tasks = {t["id"]: t for t in effective["tasks"]}
@@ -59,20 +60,25 @@ def _record_problems(task: dict[str, Any], rows: list) -> list[str]:
     return problems
 
 
-def _aggregate_problems(effective: dict[str, Any], records, published: dict[str, Any]) -> list[str]:
+def _aggregate_problems(effective: dict[str, Any], records, published: Scores) -> list[str]:
     """scores.json against the scores the records give."""
     problems = []
-    rescored = suite_scores({k: v for k, v in records.items()}, effective["tasks"],
-                            {k: published.get(k) for k in ("manifest_digest", "suite", "model")})
+    rescored = suite_scores({k: v for k, v in records.items()}, effective["tasks"], published.manifest_digest,
+                            published.suite, published.model)
     for task in effective["tasks"]:
         task_id = task["id"]
-        mine, theirs = rescored["tasks"].get(task_id, {}), published.get("tasks", {}).get(task_id, {})
-        if mine.get("score") != theirs.get("score") or mine.get("n") != theirs.get("n"):
-            problems.append(f"scores.json: {task_id} says {theirs.get('score')} over n={theirs.get('n')}, "
-                            f"the records give {mine.get('score')} over n={mine.get('n')}")
-    if rescored.get("average") != published.get("average"):
-        problems.append(f"scores.json: average {published.get('average')}, the records give {rescored.get('average')}")
+        mine, theirs = _score_n(rescored, task_id), _score_n(published, task_id)
+        if mine != theirs:
+            problems.append(f"scores.json: {task_id} says {theirs[0]} over n={theirs[1]}, "
+                            f"the records give {mine[0]} over n={mine[1]}")
+    if rescored.average != published.average:
+        problems.append(f"scores.json: average {published.average}, the records give {rescored.average}")
     return problems
+
+
+def _score_n(scores: Scores, task_id: str) -> tuple[float | None, int | None]:
+    task = scores.tasks.get(task_id)
+    return (task.score, task.n) if task else (None, None)
 
 
 def _against_inputs(effective: dict[str, Any], records, model_dir: Path, root: Path) -> list[str]:

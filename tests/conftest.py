@@ -20,9 +20,8 @@ def _isolated_hash_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def random_model_dir(tmp_path_factory) -> Path:
     """A tiny, randomly initialised Llama saved by transformers with the shipped tokenizer."""
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
     import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     out = tmp_path_factory.mktemp("random-model")
     tok = PreTrainedTokenizerFast.from_pretrained(SHIPPED_MODEL)

@@ -14,8 +14,8 @@ import pytest
 from harness.accel import kv_cache, record_label, sparse
 from harness.data.loaders import load_samples
 from harness.engines import Request
-from loomcore.errors import InputError
 from harness.prompts import PromptBuilder
+from loomcore.errors import InputError
 from loomcore.tokenizer import ModelTokenizer
 from tests.conftest import ROOT, SHIPPED_MODEL
 from tests.helpers import loomctl, small_manifest

@@ -9,10 +9,10 @@ from dataclasses import replace
 import pytest
 
 from harness.benchmarks import BENCHMARKS
-from loomcore.errors import InputError
 from harness.metrics import ALL_METRICS, score
 from harness.prompts import PromptBuilder, render
 from harness.run import record_meta
+from loomcore.errors import InputError
 from tests.conftest import ROOT
 from tests.loombench_tasks import fixture_path, fixture_samples
 

@@ -7,7 +7,14 @@ import pytest
 from harness.benchmarks import BENCHMARKS
 from harness.metrics import ALL_METRICS, score
 from harness.metrics.infinitebench import (
-    choice_label, code_debug, code_run, first_integer, kv_retrieval, longbook_choice, longdialogue, math_find,
+    choice_label,
+    code_debug,
+    code_run,
+    first_integer,
+    kv_retrieval,
+    longbook_choice,
+    longdialogue,
+    math_find,
     qa_f1_zh_chars,
 )
 from harness.run import record_meta

@@ -15,11 +15,15 @@ import pytest
 
 from harness.benchmarks import BENCHMARKS
 from harness.benchmarks.l_citeeval import BENCHMARK, format_passage, prepare_sample
-from loomcore.errors import InputError
-from harness.metrics import ALL_METRICS, CONTEXT_METRICS, METRICS, score
-from harness.metrics.l_citeeval import citation_scores, format_document, remove_citations
+from harness.metrics import ALL_METRICS, REGISTRY, score
+from harness.metrics.l_citeeval import (
+    citation_scores,
+    format_document,
+    remove_citations,
+)
 from harness.prompts import PromptBuilder, render
 from harness.run import record_meta
+from loomcore.errors import InputError
 from tests.conftest import ROOT, SHIPPED_MODEL
 from tests.loombench_tasks import fixture_path, fixture_samples
 
@@ -71,7 +75,7 @@ def test_table_follows_l_citeevals_configuration():
     assert set(CITEEVAL.metrics) == {m for t in CITEEVAL.tasks for m in t.metrics}
     assert CITEEVAL.meta_fields == ("docs",)
     for judged in CITEEVAL.judge_metrics:
-        assert judged not in METRICS and judged not in CONTEXT_METRICS
+        assert judged not in REGISTRY
 
 
 # --- loader, prepare, template, truncation: every task ----------------------------------------
@@ -243,7 +247,11 @@ def test_citation_limits_and_out_of_range_ids():
 def tiny_classifier(path: Path, labels: dict[int, str], favoured: int) -> Path:
     """A real 1-layer BERT classifier with the shipped tokenizer whose logits always favour one class."""
     import torch
-    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+    from transformers import (
+        BertConfig,
+        BertForSequenceClassification,
+        PreTrainedTokenizerFast,
+    )
 
     tok = PreTrainedTokenizerFast.from_pretrained(SHIPPED_MODEL)
     tok.save_pretrained(path)

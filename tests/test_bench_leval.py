@@ -7,7 +7,14 @@ import pytest
 from harness.benchmarks import BENCHMARKS
 from harness.metrics import ALL_METRICS, score
 from harness.metrics.leval import (
-    choice_exam, code_exam, exam, exam_score, math_exam, multichoice_exam, option_prediction, rouge_l_f1,
+    choice_exam,
+    code_exam,
+    exam,
+    exam_score,
+    math_exam,
+    multichoice_exam,
+    option_prediction,
+    rouge_l_f1,
 )
 from tests.conftest import ROOT
 from tests.loombench_tasks import check_cut_prompt, fixture_samples

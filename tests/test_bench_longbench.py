@@ -11,14 +11,14 @@ import pytest
 
 from harness.benchmarks import BENCHMARKS
 from harness.data.loaders import load_samples
-from loomcore.errors import InputError
 from harness.metrics import ALL_METRICS, score
 from harness.metrics.longbench import FIRST_LINE_TASKS
 from harness.metrics.longbench_v2 import extract_choice
 from harness.prompts import PromptBuilder, render
-from loomcore.records import Record
 from harness.run import record_meta
 from harness.scoring import score_sample, task_scores
+from loomcore.errors import InputError
+from loomcore.records import Record
 from tests.conftest import ROOT
 
 TEMPLATES = ROOT / "manifests" / "templates"

@@ -12,12 +12,17 @@ import pytest
 
 from harness.benchmarks import BENCHMARKS
 from harness.data.loaders import load_samples
-from loomcore.errors import InputError
-from harness.metrics import ALL_METRICS, METRICS, CONTEXT_METRICS, score
-from harness.metrics.longwriter import (QUALITY_DIMENSIONS, count_words, length_score, quality_scores,
-                                        quality_summary)
+from harness.metrics import ALL_METRICS, REGISTRY, score
+from harness.metrics.longwriter import (
+    QUALITY_DIMENSIONS,
+    count_words,
+    length_score,
+    quality_scores,
+    quality_summary,
+)
 from harness.prompts import PromptBuilder
 from harness.run import record_meta
+from loomcore.errors import InputError
 from tests.conftest import ROOT
 
 TEMPLATES = ROOT / "manifests" / "templates"
@@ -37,7 +42,7 @@ def test_table_and_registry():
     assert (TEMPLATES / TASK.template).is_file() and set(TASK.metrics) <= set(ALL_METRICS)
     assert TASK.dataset["data_files"] == "LongWriter/longbench_write.jsonl" and TASK.chat_template
     assert LONGWRITER.meta_fields == ("length", "prompt") and LONGWRITER.judge_metrics == ("longwriter_quality",)
-    assert "longwriter_quality" not in METRICS and "longwriter_quality" not in CONTEXT_METRICS
+    assert "longwriter_quality" not in REGISTRY
 
 
 def test_fixture_loads_renders_and_is_cut_in_the_middle(tok):

@@ -6,7 +6,13 @@ import pytest
 
 from harness.benchmarks import BENCHMARKS
 from harness.metrics import ALL_METRICS, score
-from harness.metrics.lveval import lveval_f1, lveval_f1_zh, lveval_qa_f1, lveval_qa_f1_zh, lveval_rouge_zh
+from harness.metrics.lveval import (
+    lveval_f1,
+    lveval_f1_zh,
+    lveval_qa_f1,
+    lveval_qa_f1_zh,
+    lveval_rouge_zh,
+)
 from harness.run import record_meta
 from tests.conftest import ROOT
 from tests.loombench_tasks import check_cut_prompt, fixture_samples

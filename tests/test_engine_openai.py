@@ -15,8 +15,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from harness.engines import Request
-from harness.engines.openai import ClientSettings, OpenAIEngine, backoff_delay, parse_response, request_body
-from harness.engines.server import client_spec, serve, server_command, split_args, transformers_command
+from harness.engines.openai import (
+    ClientSettings,
+    OpenAIEngine,
+    backoff_delay,
+    parse_response,
+    request_body,
+)
+from harness.engines.server import (
+    client_spec,
+    serve,
+    server_command,
+    split_args,
+    transformers_command,
+)
 from loomcore.errors import InputError, RuntimeFailure
 from loomcore.tokenizer import ModelTokenizer
 from tests.conftest import ROOT, SHIPPED_MODEL

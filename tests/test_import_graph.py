@@ -65,7 +65,7 @@ def test_importing_loads_no_torch_and_the_kernel_loads_neither_side(module):
     if module.startswith("loomcore"):
         assert loaded == []
     if module == "harness.api":
-        assert loaded == ["harness", "harness.api"]
+        assert loaded == ["harness", "harness.api", "harness.registry"]
 
 
 def test_every_entry_point_of_the_harness_api_resolves():
@@ -75,3 +75,29 @@ def test_every_entry_point_of_the_harness_api_resolves():
         assert getattr(api, name) is not None, name
     with pytest.raises(AttributeError, match="no entry point"):
         api.run_pipeline  # noqa: B018 — not an entry point: the host never drives the pipeline in-process
+
+
+def test_the_schema_names_exactly_the_registered_engines_and_flavours():
+    """The manifest schema's enums are the registries' keys: a new engine row without its schema entry
+    (or the reverse) fails here, not in a user's manifest."""
+    import json
+
+    from harness.engines import ENGINES
+    from loomctl.images import FLAVOURS
+
+    schema = json.loads((ROOT / "manifests" / "schema" / "manifest.v1.json").read_text())
+    enums = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            enums.append(node.get("enum"))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    assert sorted(ENGINES) in [sorted(e) for e in enums if e]
+    assert sorted(FLAVOURS) in [sorted(e) for e in enums if e]
+    assert all(row.package for row in ENGINES.values())

@@ -14,9 +14,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from harness.judge_run import JUDGED, judged_tasks, load_judges, parse_judge_dirs
 from loomcore.errors import InputError
 from loomcore.hashing import HashCache, hash_model
-from harness.judge_run import JUDGED, judged_tasks, load_judges, parse_judge_dirs
 from tests.conftest import ROOT, SHIPPED_MODEL
 from tests.helpers import loomctl
 
@@ -31,8 +31,19 @@ def build_nli_model(path: Path) -> Path:
     """A 1-layer BERT sequence classifier with NLI labels and seeded random weights, and a WordPiece
     tokenizer (lower-cased words, single characters and their continuations) built with `tokenizers`."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
+    from transformers import (
+        BertConfig,
+        BertForSequenceClassification,
+        BertTokenizerFast,
+    )
 
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     words = ["the", "passage", "title", "paris", "tower", "harbour", "board", "met", "on", "in", "is", "it"]

@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 
 from harness.metrics.longbench import (
-    classification_score, code_sim_score, count_score, first_line, fuzz_ratio, normalize_zh, qa_f1_zh,
-    retrieval_score, retrieval_zh_score, rouge_l_zh,
+    classification_score,
+    code_sim_score,
+    count_score,
+    first_line,
+    fuzz_ratio,
+    normalize_zh,
+    qa_f1_zh,
+    retrieval_score,
+    retrieval_zh_score,
+    rouge_l_zh,
 )
 
 

@@ -66,8 +66,9 @@ def test_valid_manifest_lists_open_pins():
 
 
 def test_template_larger_than_budget_is_caught(project):
-    from tests.conftest import SHIPPED_MODEL
     import shutil
+
+    from tests.conftest import SHIPPED_MODEL
 
     shutil.copytree(SHIPPED_MODEL, project / "models" / "tiny-loom")
     data = json.loads((project / "loombench-lite.json").read_text())

@@ -6,7 +6,13 @@ import pytest
 
 from harness.metrics.counting_stars import counting_stars_acquisition
 from harness.metrics.text import (
-    exact_match, multiple_choice_accuracy, normalize_answer, qa_f1, rouge_l, string_match_all, string_match_part,
+    exact_match,
+    multiple_choice_accuracy,
+    normalize_answer,
+    qa_f1,
+    rouge_l,
+    string_match_all,
+    string_match_part,
 )
 from harness.scoring import mean_stderr
 

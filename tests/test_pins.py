@@ -7,8 +7,7 @@ import shutil
 import subprocess
 import sys
 
-from loomcore.hashing import HashCache
-from loomcore.hashing import file_sha256
+from loomcore.hashing import HashCache, file_sha256
 
 
 def loomctl(*args):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from loomcore.errors import InputError
 from harness.prompts import PromptBuilder, render
+from loomcore.errors import InputError
 
 TEMPLATE = "Read this.\n{{ context }}\nQuestion: what is the number for {{ query }}?\nAnswer:"
 

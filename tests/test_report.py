@@ -9,7 +9,6 @@ import subprocess
 
 import pytest
 
-
 from tests.helpers import loomctl, small_run
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -39,12 +39,28 @@ class TaskDef:
 
 
 @dataclass(frozen=True)
+class Judged:
+    """Metrics a judge model computes after the run (``harness.judge_run``), declared once, here, in
+    the benchmark's table: the judge they need (``judges.<judge>`` in the manifest), what that judge
+    is (for messages), ``"module:function"`` entries (imported when judging) that load it, judge one
+    record and summarise a task's rows (optional), and the tasks they do not apply to."""
+
+    judge: str
+    metrics: tuple[str, ...]
+    what: str
+    load: str
+    judge_record: str
+    details: str | None = None
+    not_for: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Benchmark:
     """A benchmark family: its tasks, the metric names a manifest may use with it, and the sample
     fields each record keeps in ``meta`` (``meta_fields``; context a scorer needs, such as LongBench's
     ``all_classes``) of which ``group_fields`` are sub-splits scored separately (LongBench-v2's
-    ``difficulty`` and ``length``). ``judge_metrics`` need a judge model: they are no task metric but
-    are computed apart, after the run, by ``harness.judge_run`` (which names the judge of each)."""
+    ``difficulty`` and ``length``). ``judged`` metrics need a judge model: they are no task metric but
+    are computed apart, after the run, by ``harness.judge_run``."""
 
     name: str
     title: str
@@ -53,10 +69,14 @@ class Benchmark:
     tasks: tuple[TaskDef, ...] = ()
     meta_fields: tuple[str, ...] = ()
     group_fields: tuple[str, ...] = ()
-    judge_metrics: tuple[str, ...] = ()
+    judged: Judged | None = None
     length_field: str | None = "length"  # the sample field giving its context-length bucket (an int), if any
     source: str = ""
     aggregate: Callable[[dict[str, float]], float] | None = None  # task id -> score; default: mean of tasks
     # (sample, task id) -> sample as the template sees it, applied after the data pin check (L-CiteEval
     # joins its passages into one ``context`` that truncation can cut).
     prepare: Callable[[dict[str, Any], str], dict[str, Any]] | None = None
+
+    @property
+    def judge_metrics(self) -> tuple[str, ...]:
+        return self.judged.metrics if self.judged else ()

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.benchmarks.base import Benchmark, TaskDef
+from harness.benchmarks.base import Benchmark, Judged, TaskDef
 from loomcore.errors import InputError
 
 REPO = "LCM-Lab/LOOMBench"
@@ -121,7 +121,12 @@ BENCHMARK = Benchmark(
     metrics=tuple(sorted({m for row in TASKS for m in row[3]})),
     tasks=tuple(_task(*row) for row in TASKS),
     meta_fields=("docs",),
-    judge_metrics=("l_citeeval_citation_recall", "l_citeeval_citation_precision", "l_citeeval_citation_f1"),
+    # niah and counting_stars get upstream's judge-free citation F1 instead (eval_citation.py).
+    judged=Judged(
+        judge="nli", what="an NLI classifier (upstream: tasksource/deberta-base-long-nli)",
+        metrics=("l_citeeval_citation_recall", "l_citeeval_citation_precision", "l_citeeval_citation_f1"),
+        load="harness.judge_run:load_nli", judge_record="harness.judge_run:judge_citations",
+        not_for=(task_id("niah"), task_id("counting_stars"))),
     prepare=prepare_sample,
     source="https://github.com/ZetangForward/L-CITEEVAL/tree/6e493267767adee12eee6e9e4492e3b585dc71c7; "
            "data: https://huggingface.co/datasets/LCM-Lab/LOOMBench (L_CiteEval/)",

@@ -28,7 +28,7 @@ Not matched exactly:
 
 from __future__ import annotations
 
-from harness.benchmarks.base import Benchmark, TaskDef
+from harness.benchmarks.base import Benchmark, Judged, TaskDef
 
 REPO = "LCM-Lab/LOOMBench"
 REVISION = "d9d4f349551cd0fe8b25dc766612d35e4230e7cb"
@@ -47,7 +47,10 @@ BENCHMARK = Benchmark(
             notes="upstream samples at temperature 0.5; file name inferred from LOOM-Scope's task name"),
     ),
     meta_fields=("length", "prompt"),
-    judge_metrics=("longwriter_quality",),
+    judged=Judged(
+        judge="quality", what="an LLM judge (upstream: gpt-4o-2024-05-13 at temperature 0.5)",
+        metrics=("longwriter_quality",), load="harness.judge_run:load_llm",
+        judge_record="harness.judge_run:judge_quality", details="harness.judge_run:quality_dimensions"),
     source="https://github.com/THUDM/LongWriter/tree/ca6ccd4dec16696d1b8c449b12901c88d4cbf442/evaluation; "
            "data: https://huggingface.co/datasets/LCM-Lab/LOOMBench (LongWriter/)",
 )

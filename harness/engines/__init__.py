@@ -6,10 +6,10 @@ they are not installed (inspect_ai's provider registry works the same way).
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from harness.registry import resolve
 from loomcore.errors import InputError
 
 
@@ -55,8 +55,8 @@ class EngineRow:
       manifest's own ``engine.args``.
     - ``options``: ``"module:OPTIONS"``, the allow-list of its offline ``engine.args`` (names and JSON
       types), checked by ``loomctl validate`` through ``args_problems`` and again by the engine.
-    - ``package``: the Python package that is the engine (its version is ``engine.version``; an image
-      flavour's lock must carry that version), or None for a client of a server run elsewhere.
+    - ``package``: the Python package whose version is ``engine.version`` (an image flavour's lock must
+      carry that version): the engine itself, or for the openai client its HTTP library.
     """
 
     target: str
@@ -65,7 +65,7 @@ class EngineRow:
     health_path: str = "/v1/models"
     client_defaults: tuple[tuple[str, Any], ...] = ()
     options: str | None = None
-    package: str | None = None
+    package: str = ""
 
 
 ENGINES = {
@@ -80,14 +80,9 @@ ENGINES = {
                         server="harness.engines.sglang:server_command",
                         client_defaults=(("prompt_format", "token_ids"),), options="harness.engines.sglang:OPTIONS",
                         package="sglang"),
-    "openai": EngineRow("harness.engines.openai:OpenAIEngine", options="harness.engines.openai:OPTIONS"),
+    "openai": EngineRow("harness.engines.openai:OpenAIEngine", options="harness.engines.openai:OPTIONS",
+                        package="httpx"),
 }
-
-
-def resolve(target: str):
-    """The object a ``"module:attr"`` registry entry names, imported now."""
-    module, attr = target.split(":")
-    return getattr(importlib.import_module(module), attr)
 
 
 def args_problems(spec: dict[str, Any]) -> list[str]:

@@ -42,7 +42,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.engines import ENGINES, EngineRow, resolve
+from harness.engines import ENGINES, EngineRow
+from harness.registry import resolve
 from loomcore.errors import InputError, RuntimeFailure, version_mismatch
 
 HOST = "127.0.0.1"

@@ -7,7 +7,8 @@ official scorer from its definition and cites it; scores are reported x100 by th
 ``harness.scoring``, as the official scripts do.
 
 Family modules (``harness/metrics/<family>.py``) each define ``METRICS`` and may define
-``CONTEXT_METRICS``; this registry merges them and refuses a name defined twice. They import
+``CONTEXT_METRICS``; this registry merges them into one ``MetricSpec`` per name and refuses a name
+defined twice. They import
 nothing heavy at module level (the host side reads this registry to validate manifests).
 """
 
@@ -15,16 +16,28 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 Metric = Callable[[str, list[str]], float]
 ContextMetric = Callable[[str, list[str], dict[str, Any]], float]
 
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric: ``fn`` scores one sample in [0, 1]; ``needs_meta``: it also reads the record's
+    ``meta`` (``fn(prediction, references, meta)``); ``higher_is_better`` (every metric here is: the
+    gate's direction)."""
+
+    fn: Callable[..., float]
+    needs_meta: bool = False
+    higher_is_better: bool = True
+
+
 MODULES = ("text", "longbench", "longbench_v2", "infinitebench", "leval", "lveval", "l_citeeval",
            "longwriter", "libra", "babilong", "counting_stars")
 
-METRICS: dict[str, Metric] = {}
-CONTEXT_METRICS: dict[str, ContextMetric] = {}
+REGISTRY: dict[str, MetricSpec] = {}
 
 for _name in MODULES:
     try:
@@ -33,16 +46,16 @@ for _name in MODULES:
         if _exc.name != f"harness.metrics.{_name}":
             raise
         continue
-    for _registry, _attr in ((METRICS, "METRICS"), (CONTEXT_METRICS, "CONTEXT_METRICS")):
+    for _attr, _needs_meta in (("METRICS", False), ("CONTEXT_METRICS", True)):
         for _key, _fn in getattr(_module, _attr, {}).items():
-            if _key in METRICS or _key in CONTEXT_METRICS:
+            if _key in REGISTRY:
                 raise RuntimeError(f"metric {_key!r} is defined twice (harness/metrics/{_name}.py)")
-            _registry[_key] = _fn
+            REGISTRY[_key] = MetricSpec(_fn, needs_meta=_needs_meta)
 
-ALL_METRICS = sorted(METRICS) + sorted(CONTEXT_METRICS)
+ALL_METRICS = sorted(k for k, spec in REGISTRY.items() if not spec.needs_meta) + \
+    sorted(k for k, spec in REGISTRY.items() if spec.needs_meta)
 
 
 def score(name: str, prediction: str, references: list[str], meta: dict[str, Any]) -> float:
-    if name in CONTEXT_METRICS:
-        return CONTEXT_METRICS[name](prediction, references, meta)
-    return METRICS[name](prediction, references)
+    spec = REGISTRY[name]
+    return spec.fn(prediction, references, meta) if spec.needs_meta else spec.fn(prediction, references)

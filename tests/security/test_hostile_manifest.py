@@ -136,8 +136,8 @@ def test_a_fifo_as_template_file_is_refused_not_waited_on(project):
 
 
 def test_a_judge_path_from_a_received_run_directory_cannot_leave_the_root(tmp_path):
-    from loomcore.errors import InputError
     from harness.judge_run import _judge_dir
+    from loomcore.errors import InputError
 
     root, outside = tmp_path / "root", tmp_path / "outside"
     root.mkdir()

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHIPPED_MODEL
+from tests.conftest import ROOT, SHIPPED_MODEL
 from tests.helpers import loomctl, small_manifest
+
+GOLDEN_CLAIMS = ROOT / "golden" / "claims" / "loombench-leaderboard.json"
 
 
 @pytest.fixture(scope="module")
@@ -180,8 +182,8 @@ def test_the_report_escapes_every_field_and_forbids_foreign_scripts(finished, tm
     records.write_text("".join(json.dumps(r) + "\n" for r in rows))
     scores = json.loads((run / "scores.json").read_text())
     task = next(iter(scores["tasks"].values()))
-    task["n"] = payload
-    scores["tasks"]["vt"]["n"] = payload
+    task["benchmark"] = payload  # strings in the typed scores: they pass the reader and must be escaped
+    scores["tasks"]["vt"]["metric"] = payload
     (run / "scores.json").write_text(json.dumps(scores))
     manifest = json.loads((run / "manifest.json").read_text())
     manifest["manifest_digest"] = payload
@@ -195,10 +197,16 @@ def test_the_report_escapes_every_field_and_forbids_foreign_scripts(finished, tm
     assert "Content-Security-Policy" in html and "script-src 'sha256-" in html
 
 
-def test_a_report_of_a_malformed_run_directory_is_exit_2(finished, tmp_path):
+@pytest.mark.parametrize("field, value", [("score", "high"), ("n", "<script>alert(1)</script>"), ("score", 100.5),
+                                          ("n_skipped", -1), ("stderr", -0.1), ("by_length", [1])])
+def test_a_report_of_a_malformed_run_directory_is_exit_2(finished, tmp_path, field, value):
+    """The typed reader (loomcore.specs.Scores) refuses a field of the wrong type or range, naming it."""
     run = _copy(finished, tmp_path)
     scores = json.loads((run / "scores.json").read_text())
-    scores["tasks"]["vt"]["score"] = "high"
+    scores["tasks"]["vt"][field] = value
     (run / "scores.json").write_text(json.dumps(scores))
-    result = loomctl("report", str(run), "-o", str(tmp_path / "r.html"))
-    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    for command in (["report", str(run), "-o", str(tmp_path / "r.html")], ["verify", str(run)],
+                    ["diff", str(run), str(finished)], ["audit", str(GOLDEN_CLAIMS), str(run)]):
+        result = loomctl(*command)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, (command, result.stderr[-2000:])
+        assert f"tasks/vt/{field}" in result.stderr, (command, result.stderr[-2000:])

@@ -77,7 +77,7 @@ def test_an_unchanged_folder_passes_the_check_after_loading(project, tmp_path):
     """The control: the same run with nobody touching the folder finishes."""
     manifest, out, model_dir = _prepared(project, tmp_path)
     scores = pipeline.run(out, model_dir, manifest.root)
-    assert scores["tasks"]
+    assert scores.tasks
 
 
 def test_no_cache_hashes_every_byte_even_when_the_cache_is_fooled(project, tmp_path, monkeypatch):

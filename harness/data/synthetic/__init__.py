@@ -1,0 +1,184 @@
+"""Offline synthetic generators: NIAH, the RULER families and counting-stars, deterministic from
+(generator version, seed, params) and measured in the evaluated model's tokens.
+
+A generator is a pure function ``(params, rng, tokenizer) -> list[sample]``; samples are plain
+dicts of strings, numbers and lists so that their canonical JSON (see ``harness.data.hashing``) is
+the same on every machine. Each generator carries a version: any change to what it emits must bump
+it, and the manifest pins ``generator_version`` so a stale pin fails instead of scoring new data.
+
+Task shapes follow RULER (NVIDIA, ``scripts/data/synthetic/{niah,variable_tracking,
+common_words_extraction,freq_words_extraction}.py``) and Counting-Stars (Song et al. 2024); the
+haystack is our own generated filler (``harness.data.haystack``) because no essay corpus can be
+downloaded here. Context length is the number of tokens of the ``context`` field alone (the
+official Counting-Stars style may cut its haystack in words or characters instead, as its files are).
+
+Two styles share each generator. ``style: "lite"`` (the default) is what LOOMBench-lite pins; its
+output must never change under version 1. ``style: "official"`` (and the NIAH grid's fixed
+``needle``) reproduce the official task texts and structure: RULER's needles, noise and needle
+haystacks, uuids, few-shot examples and Zipf counts (NVIDIA/RULER at commit
+c3f5e3b4f87f97e048793bb510a3a6b19a46bf3a), LOOM-Scope's NIAH grid, and Counting-Stars' 32 stars
+in English or Chinese with the reasoning variant (nick7nlp/Counting-Stars at commit
+32e16f2c2d2be9f38d710e782236315e0821a038, ``gen_test_data.ipynb``). Where they need room for the
+prompt around the context, ``reserve_tokens`` is taken off ``length`` (RULER's ``max_seq_length``
+counts the whole prompt and the answer). What differs from the official generators is listed in
+``harness.benchmarks.ruler``, ``.niah`` and ``.counting_stars``.
+
+One module per family (``niah``, ``ruler``, ``counting_stars``) and ``common`` for what they share;
+this module keeps the registry ``GENERATORS`` (name, version, function, default parameters), the
+parameter checks and ``generate``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from typing import Any
+
+from harness.data import haystack
+from harness.data.synthetic.common import Generator, Sample, TokenCounter
+from harness.data.synthetic.counting_stars import (
+    _SIZE_MEASURES,
+    _STAR_NEEDLES,
+    counting_stars,
+)
+from harness.data.synthetic.niah import niah_grid
+from harness.data.synthetic.ruler import (
+    _RULER_VALUES,
+    common_words,
+    frequent_words,
+    ruler_niah,
+    variable_tracking,
+)
+from loomcore.errors import InputError
+
+_COMMON_LENGTH = {"lengths": [1024, 2048, 4096, 8192], "samples_per_length": 10, "value_digits": 7}
+
+GENERATORS: dict[str, Generator] = {g.name: g for g in (
+    Generator("niah", "1", niah_grid, {
+        "lengths": [1024, 2048, 4096, 8192], "depths": [0.0, 0.25, 0.5, 0.75, 1.0],
+        "samples_per_cell": 2, "value_digits": 7,
+        "needle": None, "question": None, "answer": None, "reserve_tokens": 0}),
+    Generator("ruler_niah", "1", ruler_niah, {
+        **_COMMON_LENGTH, "task": "niah_single", "num_keys": 1, "num_values": 1, "num_queries": 1,
+        "style": "lite", "haystack": "essay", "key_type": "words", "value_type": "numbers", "reserve_tokens": 0}),
+    Generator("ruler_vt", "1", variable_tracking, {
+        **_COMMON_LENGTH, "task": "vt", "num_hops": 4, "style": "lite", "example_tokens": 400, "reserve_tokens": 0}),
+    Generator("ruler_cwe", "1", common_words, {
+        **_COMMON_LENGTH, "task": "cwe", "num_common": 10, "common_freq": 30, "uncommon_freq": 3,
+        "style": "lite", "reserve_tokens": 0}),
+    Generator("ruler_fwe", "1", frequent_words, {
+        **_COMMON_LENGTH, "task": "fwe", "vocab_size": 800, "word_length": 5, "alpha": 2.0,
+        "num_answers": 3, "style": "lite", "reserve_tokens": 0}),
+    Generator("counting_stars", "1", counting_stars, {
+        **_COMMON_LENGTH, "task": "counting_stars", "num_needles": 4,
+        "style": "lite", "language": "en", "variant": "acquisition", "reserve_tokens": 0,
+        "size_unit": "tokens", "size_scale": 1.0}),
+)}
+
+# Parameters that name a choice, with the values each may take.
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "style": ("lite", "official"), "haystack": ("essay", "noise", "needle"),
+    "key_type": tuple(_RULER_VALUES), "value_type": tuple(_RULER_VALUES),
+    "language": tuple(sorted({lang for lang, _ in _STAR_NEEDLES})),
+    "variant": tuple(sorted({variant for _, variant in _STAR_NEEDLES})),
+    "size_unit": ("tokens", *_SIZE_MEASURES),
+}
+
+
+def generator_version(name: str) -> str:
+    """Full version: the generator's own and the haystack's, since both shape the text."""
+    return f"{GENERATORS[name].version}+h{haystack.HAYSTACK_VERSION}"
+
+
+# Bounds on what a generator is asked for: a context of at most 4M tokens (RULER's longest is 1M), at
+# most 100,000 samples per cell, other counts at most 4M.
+MAX_LENGTH_TOKENS = 4 * 2**20
+MAX_COUNT = 100_000
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _list_problem(key: str, value: Any) -> str | None:
+    item = float if key == "depths" else int
+    good = isinstance(value, list) and value and all(
+        isinstance(v, (int, float) if item is float else int) and not isinstance(v, bool) for v in value)
+    if not good:
+        return f"params.{key}: {json.dumps(value)[:60]} is not a non-empty list of " \
+               f"{'numbers' if item is float else 'integers'}"
+    if key == "depths" and not all(0 <= v <= 1 for v in value):
+        return f"params.{key}: depths are fractions of the context, from 0 to 1"
+    if key == "lengths" and not all(0 < v <= MAX_LENGTH_TOKENS for v in value):
+        return f"params.{key}: context lengths run from 1 to {MAX_LENGTH_TOKENS} tokens"
+    return None
+
+
+def _int_problem(key: str, value: Any) -> str | None:
+    top = MAX_COUNT if key.startswith(("samples_per", "num_samples")) else MAX_LENGTH_TOKENS
+    # -1 (or 0) is "derive it" for some parameters (vocab_size)
+    if not _is_int(value) or not -1 <= value <= top:
+        return f"params.{key}: {json.dumps(value)[:60]} is not an integer from -1 to {top}"
+    return None
+
+
+def _float_problem(key: str, value: Any) -> str | None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) \
+            or not 0 <= value <= MAX_COUNT:
+        return f"params.{key}: {json.dumps(value)[:60]} is not a number from 0 to {MAX_COUNT}"
+    return None
+
+
+def _param_problem(key: str, value: Any, default: Any) -> str | None:
+    """One parameter against the type of its default (a bool default is a flag: anything goes)."""
+    if isinstance(default, bool):
+        return None
+    if isinstance(default, list):
+        return _list_problem(key, value)
+    if isinstance(default, int):
+        return _int_problem(key, value)
+    if isinstance(default, float):
+        return _float_problem(key, value)
+    if (isinstance(default, str) or default is None) and value is not None and not isinstance(value, str):
+        return f"params.{key}: {json.dumps(value)[:60]} is not a string"
+    return None
+
+
+def param_problems(name: str, params: Any) -> list[str]:
+    """``dataset.params`` of generator ``name`` checked against the types of its defaults and sane bounds
+    (one ``params.KEY: ... — ...`` line each), so a wrong type is invalid input and a huge request is
+    refused before anything is generated."""
+    gen = GENERATORS[name]
+    if not isinstance(params, dict):
+        return ["params: not an object — give the generator's parameters as a JSON object"]
+    problems = [f"params: unknown parameter(s) {sorted(set(params) - set(gen.defaults))} — allowed: "
+                f"{sorted(gen.defaults)}"] if set(params) - set(gen.defaults) else []
+    problems += [problem for key, value in params.items() if key in gen.defaults
+                 and (problem := _param_problem(key, value, gen.defaults[key])) is not None]
+    for key, allowed in _CHOICES.items():
+        if key in params and isinstance(params[key], str) and params[key] not in allowed:
+            problems.append(f"params.{key}: {params[key]!r} is not one of {list(allowed)} — use one of them")
+    return problems
+
+
+def generate(name: str, version: str, seed: int, params: dict[str, Any], tokenizer: TokenCounter) -> list[Sample]:
+    """Generate a dataset; refuses a version other than the code's so a pin never silently drifts."""
+    if name not in GENERATORS:
+        raise InputError(f"dataset.generator: unknown generator {name!r} — use one of {sorted(GENERATORS)}")
+    current = generator_version(name)
+    if version != current:
+        raise InputError(
+            f"dataset.generator_version: manifest pins {version!r} but this harness has {name} "
+            f"version {current!r} — regenerate the pins with `loomctl pin`, or use the harness "
+            f"release that produced the pinned data")
+    gen = GENERATORS[name]
+    problems = param_problems(name, params)
+    if problems:
+        raise InputError(*[f"dataset.{problem}" for problem in problems])
+    full = {**gen.defaults, **params}
+    for key, allowed in _CHOICES.items():
+        if key in full and full[key] not in allowed:
+            raise InputError(f"dataset.params.{key}: {full[key]!r} is not one of {list(allowed)} for generator "
+                             f"{name!r} — use one of them")
+    return gen.fn(full, random.Random(f"{name}:{seed}"), tokenizer)
