@@ -2,8 +2,8 @@
 import from it (``tests/test_import_graph.py`` enforces both).
 
 Names are resolved on first use (``module:attr``, imported then, as ``harness.registry`` resolves
-every table's entries), so importing this module imports nothing else of the harness: ``loomctl --help`` stays light, and which harness module the host
-reaches for is written down here, once.
+every table's entries), so importing this module imports nothing else of the harness: ``loomctl
+--help`` stays light, and which harness module the host reaches for is written down here, once.
 """
 
 from __future__ import annotations

@@ -33,8 +33,8 @@ from harness.scoring import summarise
 from loomcore.errors import InputError, LoomError
 from loomcore.records import Record, read_records
 from loomcore.rundir import JUDGE_SCORES, MANIFEST, SCORES, RunDir, write_jsonl_atomic
+from loomcore.specs import JUDGE_SCORES_SCHEMA, JudgeScores
 
-JUDGE_SCORES_SCHEMA = "loomctl.judge_scores/1"
 JUDGE_RECORD_SCHEMA = "loomctl.judge_record/1"
 
 
@@ -268,6 +268,6 @@ def judge_run(run_dir: Path, root: Path, judge_dirs: dict[str, Path] | None = No
     result = {"schema": JUDGE_SCORES_SCHEMA, **run_header(effective), "runtime": runtime or {"kind": "local"},
               "judges": provenance, "tasks": tasks,
               "benchmarks": benchmark_judge_scores(tasks)}
-    run.write(JUDGE_SCORES, result)
+    run.write(JUDGE_SCORES, JudgeScores.from_json(result).to_json())
     return result
 

@@ -10,14 +10,14 @@ through a symlink.
 
 from __future__ import annotations
 
-import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from loomcore.errors import InputError
-from loomcore.hashing import canonical_json
+from loomcore.hashing import canonical_json, strict_json_loads
 from loomcore.rundir import SAMPLES, TIMINGS, read_regular, refuse_link
 
 RECORD_SCHEMA = "loomctl.record/1"
@@ -62,8 +62,65 @@ class Record:
         return canonical_json(data) + "\n"
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Record:
+    def from_dict(cls, data: Any) -> Record:
+        """A record read back, every field of its type (a received run directory is hostile input:
+        what passes here is what scoring, the gate and the report compute with); else exit 2 naming
+        the field."""
+        if not isinstance(data, dict):
+            raise InputError(f"record: {str(data)[:60]!r} is not an object")
+        unknown = sorted(set(data) - _FIELDS.keys())
+        missing = sorted(k for k in _REQUIRED if k not in data)
+        if unknown or missing:
+            raise InputError(f"record {str(data.get('id'))[:40]!r}: unknown field(s) {unknown}, missing {missing}")
+        for name, value in data.items():
+            if not _FIELDS[name](value):
+                raise InputError(f"record {str(data.get('id'))[:40]!r}: {name} is {str(value)[:60]!r}, not "
+                                 f"{_WANTED[name]}")
         return cls(**data)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_count(value: Any) -> bool:
+    return _is_int(value) and value >= 0
+
+
+def _optional(check):
+    return lambda value: value is None or check(value)
+
+
+def _is_score(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and 0 <= value <= 1
+
+
+_is_str = lambda value: isinstance(value, str)  # noqa: E731
+# Each field's check, and what it is, for the message.
+_FIELDS = {
+    "id": _is_str, "task": _is_str, "benchmark": _is_str, "length": _optional(_is_int),
+    "depth": _optional(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)),
+    "prompt_sha256": _optional(_is_str), "prompt_head": _optional(_is_str), "prompt_tail": _optional(_is_str),
+    "input_tokens_before": _is_count, "input_tokens": _is_count, "truncated": lambda v: isinstance(v, bool),
+    "skipped": lambda v: isinstance(v, bool), "prediction": _optional(_is_str),
+    "references": lambda v: isinstance(v, list) and all(isinstance(r, str) for r in v),
+    "output_tokens": _is_count, "finish_reason": _optional(_is_str),
+    "scores": lambda v: isinstance(v, dict) and all(isinstance(k, str) and _is_score(x) for k, x in v.items()),
+    "error": _optional(_is_str), "schema": lambda v: v == RECORD_SCHEMA, "meta": lambda v: isinstance(v, dict),
+    "acceleration": _optional(lambda v: isinstance(v, dict)),
+}
+_WANTED = {name: "a string" for name in ("id", "task", "benchmark")} | {
+    "length": "an integer or null", "depth": "a finite number or null", "prompt_sha256": "a string or null",
+    "prompt_head": "a string or null", "prompt_tail": "a string or null",
+    "input_tokens_before": "a count", "input_tokens": "a count", "truncated": "true or false",
+    "skipped": "true or false", "prediction": "a string or null", "references": "a list of strings",
+    "output_tokens": "a count", "finish_reason": "a string or null",
+    "scores": "an object of scores from 0 to 1", "error": "a string or null", "schema": repr(RECORD_SCHEMA),
+    "meta": "an object", "acceleration": "an object or null"}
+_REQUIRED = ("id", "task", "benchmark", "length", "depth", "prompt_sha256", "prompt_head", "prompt_tail",
+             "input_tokens_before", "input_tokens", "truncated", "skipped", "prediction", "references",
+             "output_tokens", "finish_reason", "scores")
 
 
 def _append(path: Path, lines: list[str]) -> None:
@@ -98,11 +155,17 @@ class RecordFile:
                 finally:
                     os.close(fd)
             raw = raw[:keep]
-        try:
-            return [Record.from_dict(json.loads(line)) for line in raw.decode("utf-8").splitlines() if line]
-        except (ValueError, TypeError) as exc:
-            raise InputError(f"{self.path}: not a records file ({type(exc).__name__}: {str(exc)[:120]}) — pass a run "
-                             "directory written by `loomctl run`") from None
+        records = []
+        for number, line in enumerate(raw.split(b"\n"), 1):
+            if not line:
+                continue
+            try:
+                records.append(Record.from_dict(strict_json_loads(line.decode("utf-8"))))
+            except (ValueError, TypeError, RecursionError, InputError) as exc:
+                detail = "; ".join(exc.problems) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
+                raise InputError(f"{self.path}: line {number} is not a record ({detail[:160]}) — pass a run "
+                                 "directory written by `loomctl run`, or ask its author for the original") from None
+        return records
 
     def append(self, records: list[Record], seconds_per_sample: float) -> None:
         _append(self.path, [r.to_line() for r in records])

@@ -135,6 +135,12 @@ class RunDir:
 
         return Scores.from_json(self.read(SCORES), str(self.path / SCORES))
 
+    def judge_scores(self):
+        """judge_scores.json as a typed ``loomcore.specs.JudgeScores``, every field checked."""
+        from loomcore.specs import JudgeScores
+
+        return JudgeScores.from_json(self.read(JUDGE_SCORES), str(self.path / JUDGE_SCORES))
+
     def write(self, name: str, data: Any) -> None:
         write_json_atomic(self.path / name, data)
 

@@ -270,3 +270,114 @@ class Scores:
         return {"schema": self.schema, "manifest_digest": self.manifest_digest, "suite": self.suite.to_json(),
                 "model": self.model.to_json(), "tasks": {k: v.to_json() for k, v in self.tasks.items()},
                 "benchmarks": {k: v.to_json() for k, v in self.benchmarks.items()}, "average": self.average}
+
+
+JUDGE_SCORES_SCHEMA = "loomctl.judge_scores/1"
+
+
+@dataclass(frozen=True)
+class JudgeMetric:
+    """One judge metric of a task: the ``judge`` that computed it (``judges.<name>``), ``summary`` over
+    the judged samples, ``n_judged`` of them out of ``n`` records (a sample without a prediction, or one
+    the judge could not score, is not judged)."""
+
+    judge: str
+    summary: Summary
+    n: int
+    n_judged: int
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> JudgeMetric:
+        data = _object(data, where)
+        summary = Summary(_percent(data.get("score"), f"{where}/score"), _stderr(data.get("stderr"), f"{where}/stderr"),
+                          _count(data.get("n_judged"), f"{where}/n_judged"))
+        return cls(_string(data.get("judge"), f"{where}/judge"), summary, _count(data.get("n"), f"{where}/n"),
+                   summary.n)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"judge": self.judge, "score": self.summary.score, "stderr": self.summary.stderr, "n": self.n,
+                "n_judged": self.n_judged}
+
+
+@dataclass(frozen=True)
+class JudgeTask:
+    """A judged task: its ``benchmark``, its judge ``metrics`` by name, and the task-level ``details`` its
+    benchmark reports beside them (LongWriter's per-dimension S_q), kept as written."""
+
+    benchmark: str
+    metrics: dict[str, JudgeMetric]
+    details: dict[str, Any]
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> JudgeTask:
+        data = _object(data, where)
+        metrics = {str(k): JudgeMetric.from_json(v, f"{where}/metrics/{k}")
+                   for k, v in _object(data.get("metrics"), f"{where}/metrics").items()}
+        return cls(_string(data.get("benchmark"), f"{where}/benchmark"), metrics,
+                   {k: v for k, v in data.items() if k not in ("benchmark", "metrics")})
+
+    def to_json(self) -> dict[str, Any]:
+        return {"benchmark": self.benchmark, "metrics": {k: v.to_json() for k, v in self.metrics.items()},
+                **self.details}
+
+
+@dataclass(frozen=True)
+class JudgeBenchmarkMetric:
+    """A judge metric over a benchmark's tasks: the mean of the scored tasks' scores (None when none
+    was scored), ``n_tasks`` judged and ``n_tasks_scored`` of them with a score."""
+
+    score: float | None
+    n_tasks: int
+    n_tasks_scored: int
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> JudgeBenchmarkMetric:
+        data = _object(data, where)
+        return cls(_percent(data.get("score"), f"{where}/score"), _count(data.get("n_tasks"), f"{where}/n_tasks"),
+                   _count(data.get("n_tasks_scored"), f"{where}/n_tasks_scored"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"score": self.score, "n_tasks": self.n_tasks, "n_tasks_scored": self.n_tasks_scored}
+
+
+@dataclass(frozen=True)
+class JudgeScores:
+    """``judge_scores.json``: the judge pass's scores, apart from ``scores.json``.
+
+    - ``schema``: ``loomctl.judge_scores/1``; ``manifest_digest``, ``suite``, ``model``: as in ``Scores``.
+    - ``runtime``: where the judge pass ran, as the runtime describes itself (provenance, kept as written).
+    - ``judges``: per judge its pins, engine, generation settings and library versions (provenance).
+    - ``tasks``: per judged task; ``benchmarks``: per benchmark and judge metric.
+    """
+
+    schema: str
+    manifest_digest: str
+    suite: Suite
+    model: ModelRef
+    runtime: dict[str, Any]
+    judges: dict[str, dict[str, Any]]
+    tasks: dict[str, JudgeTask]
+    benchmarks: dict[str, dict[str, JudgeBenchmarkMetric]]
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "judge_scores.json") -> JudgeScores:
+        data = _object(data, where)
+        if data.get("schema") != JUDGE_SCORES_SCHEMA:
+            raise _bad(f"{where}/schema", data.get("schema"), f"{JUDGE_SCORES_SCHEMA!r}")
+        judges = {str(k): _object(v, f"{where}/judges/{k}")
+                  for k, v in _object(data.get("judges"), f"{where}/judges").items()}
+        benchmarks = {str(b): {str(m): JudgeBenchmarkMetric.from_json(v, f"{where}/benchmarks/{b}/{m}")
+                               for m, v in _object(metrics, f"{where}/benchmarks/{b}").items()}
+                      for b, metrics in _object(data.get("benchmarks"), f"{where}/benchmarks").items()}
+        return cls(JUDGE_SCORES_SCHEMA, _string(data.get("manifest_digest"), f"{where}/manifest_digest"),
+                   Suite.from_json(data.get("suite"), f"{where}/suite"),
+                   ModelRef.from_json(data.get("model"), f"{where}/model"),
+                   _object(data.get("runtime"), f"{where}/runtime"), judges,
+                   {str(k): JudgeTask.from_json(v, f"{where}/tasks/{k}")
+                    for k, v in _object(data.get("tasks"), f"{where}/tasks").items()}, benchmarks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": self.schema, "manifest_digest": self.manifest_digest, "suite": self.suite.to_json(),
+                "model": self.model.to_json(), "runtime": self.runtime, "judges": self.judges,
+                "tasks": {k: v.to_json() for k, v in self.tasks.items()},
+                "benchmarks": {b: {m: v.to_json() for m, v in metrics.items()} for b, metrics in self.benchmarks.items()}}

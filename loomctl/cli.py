@@ -22,8 +22,8 @@ from loomcore.errors import (
     InputError,
     LoomError,
 )
-from loomcore.rundir import JUDGE_SCORES, MANIFEST, SCORES, RunDir
-from loomcore.specs import Scores
+from loomcore.rundir import MANIFEST, SCORES, RunDir
+from loomcore.specs import JudgeScores, Scores
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -281,19 +281,19 @@ def score(run_dir: Annotated[Path, typer.Argument(help="run directory", show_def
         print(_score_table(score_run(run_dir)))
 
 
-def _judge_table(scores: dict) -> str:
+def _judge_table(scores: JudgeScores) -> str:
     header = f"{'task':<40}{'metric':<32}{'judge':<10}{'score':>8}{'± se':>7}{'judged':>9}"
     lines = [header, "-" * len(header)]
-    for task_id, task in scores["tasks"].items():
-        for metric, entry in task["metrics"].items():
-            score = "-" if entry["score"] is None else f"{entry['score']:.2f}"
-            se = "" if entry["stderr"] is None else f"{entry['stderr']:.1f}"
-            lines.append(f"{task['benchmark'] + '/' + task_id:<39} {metric:<32}{entry['judge']:<10}{score:>8}{se:>7}"
-                         f"{str(entry['n_judged']) + '/' + str(entry['n']):>9}")
+    for task_id, task in scores.tasks.items():
+        for metric, entry in task.metrics.items():
+            score = "-" if entry.summary.score is None else f"{entry.summary.score:.2f}"
+            se = "" if entry.summary.stderr is None else f"{entry.summary.stderr:.1f}"
+            lines.append(f"{task.benchmark + '/' + task_id:<39} {metric:<32}{entry.judge:<10}{score:>8}{se:>7}"
+                         f"{str(entry.n_judged) + '/' + str(entry.n):>9}")
     lines.append("-" * len(header))
-    for name, metrics in scores["benchmarks"].items():
+    for name, metrics in scores.benchmarks.items():
         for metric, entry in metrics.items():
-            score = "-" if entry["score"] is None else f"{entry['score']:.2f}"
+            score = "-" if entry.score is None else f"{entry.score:.2f}"
             lines.append(f"{name:<40}{metric:<42}{score:>8}")
     return "\n".join(lines)
 
@@ -331,8 +331,8 @@ def judge(
         code = where.judge(run_dir, effective, root, judge_dirs)
     if code:
         raise typer.Exit(code)
-    scores = RunDir(run_dir).read(JUDGE_SCORES)
-    if not scores["tasks"]:
+    scores = RunDir(run_dir).judge_scores()
+    if not scores.tasks:
         print(f"{run_dir}: no task of this run has judge metrics; wrote an empty judge_scores.json")
         return
     print(_judge_table(scores))

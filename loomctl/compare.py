@@ -27,7 +27,6 @@ import numpy as np
 
 from loomcore.errors import InputError
 from loomcore.records import read_records
-from loomcore.specs import Scores, Summary
 from loomcore.rundir import (
     ENVIRONMENT,
     MANIFEST,
@@ -37,6 +36,7 @@ from loomcore.rundir import (
     RunDir,
     read_json,
 )
+from loomcore.specs import Scores, Summary
 
 DEFAULT_TOLERANCE = {"alpha": 0.05, "margin": 5.0, "bootstrap_samples": 2000, "seed": 0}
 

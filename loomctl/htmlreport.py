@@ -18,8 +18,8 @@ from typing import Any
 
 from loomcore.errors import InputError
 from loomcore.records import read_records
-from loomcore.specs import Scores
 from loomcore.rundir import ENVIRONMENT, JUDGE_SCORES, MANIFEST, RunDir
+from loomcore.specs import JudgeScores, Scores
 
 Z95 = 1.959963984540054
 
@@ -132,18 +132,18 @@ def _table(scores: Scores) -> str:
             f"<th>95% interval</th><th>n</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
-def _judge_table(judged: dict[str, Any]) -> str:
+def _judge_table(judged: JudgeScores) -> str:
     """judge_scores.json (``loomctl judge``): each judged task's judge metrics, and each judge's pins."""
     rows = []
-    for task_id, task in judged["tasks"].items():
-        for metric, entry in task["metrics"].items():
-            score = "-" if entry["score"] is None else f"{entry['score']:.2f}"
-            rows.append(f"<tr><td>{escape(task['benchmark'])}</td><td>{escape(task_id)}</td><td>{escape(metric)}</td>"
-                        f"<td>{escape(entry['judge'])}</td><td class=num>{score}</td>"
-                        f"<td class=num>{esc(entry['n_judged'])} / {esc(entry['n'])}</td></tr>")
+    for task_id, task in judged.tasks.items():
+        for metric, entry in task.metrics.items():
+            score = "-" if entry.summary.score is None else f"{entry.summary.score:.2f}"
+            rows.append(f"<tr><td>{escape(task.benchmark)}</td><td>{escape(task_id)}</td><td>{escape(metric)}</td>"
+                        f"<td>{escape(entry.judge)}</td><td class=num>{score}</td>"
+                        f"<td class=num>{esc(entry.n_judged)} / {esc(entry.n)}</td></tr>")
     judges = "".join(f"<tr><th>{escape(name)}</th><td><code>{escape(str(spec.get('id')))} · revision "
                      f"{escape(str(spec.get('revision')))} · weights {escape(str(spec.get('weights_sha256')))}"
-                     f"</code></td></tr>" for name, spec in judged["judges"].items())
+                     f"</code></td></tr>" for name, spec in judged.judges.items())
     return (f"<table id=judge-scores><thead><tr><th>benchmark</th><th>task</th><th>judge metric</th><th>judge</th>"
             f"<th>score</th><th>judged / n</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
             f"<table id=judges>{judges}</table>")
@@ -235,7 +235,7 @@ def _render(run_dir: Path, golden: Path | None) -> str:
     if run.has(JUDGE_SCORES):
         sections += ["<h2>Judge metrics</h2><p>Scored by pinned judge models (<code>loomctl judge</code>), "
                      "apart from the judge-free scores above.</p>",
-                     _judge_table(run.read(JUDGE_SCORES))]
+                     _judge_table(run.judge_scores())]
     sections += ["<h2>Provenance</h2>", _provenance(manifest, environment), "<h2>Samples</h2>", _samples(records)]
     return (f"<!doctype html><html><head><meta charset=utf-8>{CSP}<title>loomctl report</title><style>{STYLE}</style>"
             f"<script>{SCRIPT}</script></head><body>{''.join(sections)}</body></html>\n")

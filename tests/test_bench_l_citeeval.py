@@ -150,9 +150,11 @@ def test_qa_f1_reads_the_first_line_without_citations():
 
 def test_summary_rouge_l_drops_a_summary_label():
     pred = "Summary: The board met [1]. It agreed.\nMore."
-    # after "Summary:" -> "The board met. It agreed." -> identical to the reference -> 1
-    assert score("l_citeeval_rouge_l", pred, ["The board met. It agreed."], {}) == 1.0
-    # [the, board, met., it, agreed.] vs [the, board, met]: LCS 2, P 2/5, R 2/3, F1 = 0.5
+    # after "Summary:" -> "The board met. It agreed." -> identical to the reference -> 1 (less the
+    # rouge package's 1e-8 in the F denominator)
+    assert score("l_citeeval_rouge_l", pred, ["The board met. It agreed."], {}) == pytest.approx(1.0, abs=1e-7)
+    # sentences [The board met, It agreed] vs [the board met], case-sensitive: LCS words {board, met},
+    # 5 distinct words predicted, 3 referenced: P 2/5, R 2/3, F = 0.5
     assert score("l_citeeval_rouge_l", pred, ["the board met"], {}) == pytest.approx(0.5)
     # 'summary' early but no ':' anywhere: upstream skips the sample; 0 here
     assert score("l_citeeval_rouge_l", "In summary the board met", ["the board met"], {}) == 0.0

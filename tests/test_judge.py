@@ -17,6 +17,7 @@ import pytest
 from harness.judge_run import JUDGED, judged_tasks, load_judges, parse_judge_dirs
 from loomcore.errors import InputError
 from loomcore.hashing import HashCache, hash_model
+from loomcore.specs import JudgeScores
 from tests.conftest import ROOT, SHIPPED_MODEL
 from tests.helpers import loomctl
 
@@ -167,6 +168,7 @@ def test_citation_scores_are_the_scorers_on_the_records_with_the_pinned_nli_judg
     from loomcore.records import RecordFile
 
     scores = read_json(judged.run_dir / "judge_scores.json")
+    assert JudgeScores.from_json(scores).to_json() == scores  # the typed form is the file, byte for byte
     assert list(scores["tasks"]) == [CITEEVAL_TASK, LONGWRITER_TASK]
     entails = NLIJudge(judged.nli_dir)
     records = RecordFile(judged.run_dir, CITEEVAL_TASK).load()
@@ -271,6 +273,7 @@ def test_a_run_without_judge_metrics_gets_empty_judge_scores(tmp_path):
     assert "no task of this run has judge metrics" in result.stdout
     scores = read_json(run_dir / "judge_scores.json")
     assert (scores["tasks"], scores["benchmarks"], scores["judges"]) == ({}, {}, {})
+    assert JudgeScores.from_json(scores).to_json() == scores
     assert not (run_dir / "judge").exists()
 
 

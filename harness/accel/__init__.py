@@ -9,27 +9,43 @@ that method refuses the task rather than run it at full cache.
 
 from __future__ import annotations
 
-import importlib
+from dataclasses import dataclass
 from typing import Any
 
+from harness.registry import resolve
 from loomcore.errors import InputError
 from loomcore.hashing import sha256_json
 
-SAMPLE_TRANSFORMS = {"rag": "harness.accel.rag"}
-ENGINE_OPTIONS = ("kv_cache", "sparse_attention")
-# Each kind's setting check, light to import, so `loomctl validate` finds a bad method before any run.
-CHECKS = {"rag": "harness.accel.rag:check_spec", "kv_cache": "harness.accel.kv_cache:check_spec",
-          "sparse_attention": "harness.accel.sparse:check_spec"}
+
+@dataclass(frozen=True)
+class AccelKind:
+    """One kind of method, as ``"module:attr"`` entries (``harness.registry``): its setting check (light
+    to import, so `loomctl validate` finds a bad method before any run), and either its sample
+    transform (applied before prompts are built) or the engine-side method class the transformers
+    engine applies."""
+
+    check: str
+    transform: str | None = None
+    engine_method: str | None = None
+
+
+KINDS = {
+    "rag": AccelKind("harness.accel.rag:check_spec", transform="harness.accel.rag:transform"),
+    "kv_cache": AccelKind("harness.accel.kv_cache:check_spec",
+                          engine_method="harness.accel.kv_cache:KVCacheCompression"),
+    "sparse_attention": AccelKind("harness.accel.sparse:check_spec",
+                                  engine_method="harness.accel.sparse:SparsePrefill"),
+}
+ENGINE_OPTIONS = tuple(kind for kind, row in KINDS.items() if row.engine_method)
 
 
 def spec_problems(spec: dict[str, Any] | None, where: str) -> list[str]:
     """Every problem with a task's acceleration setting (method, params, library pins)."""
     spec = active(spec)
-    if not spec or spec["kind"] not in CHECKS:
+    if not spec or spec["kind"] not in KINDS:
         return []
-    module, name = CHECKS[spec["kind"]].split(":")
     try:
-        getattr(importlib.import_module(module), name)(spec, where)
+        resolve(KINDS[spec["kind"]].check)(spec, where)
     except InputError as exc:
         return list(exc.problems)
     return []
@@ -49,10 +65,9 @@ def transform_samples(spec: dict[str, Any] | None, samples: list[dict[str, Any]]
                       task: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Samples as the prompt will see them, and per-sample notes for the record (``meta``)."""
     spec = active(spec)
-    if not spec or spec["kind"] not in SAMPLE_TRANSFORMS:
+    if not spec or spec["kind"] not in KINDS or KINDS[spec["kind"]].transform is None:
         return samples, {}
-    module = importlib.import_module(SAMPLE_TRANSFORMS[spec["kind"]])
-    return module.transform(samples, spec, tokenizer, task)
+    return resolve(KINDS[spec["kind"]].transform)(samples, spec, tokenizer, task)
 
 
 def configure_engine(engine, spec: dict[str, Any] | None, where: str) -> None:

@@ -21,8 +21,9 @@ Not matched exactly (also in each task's notes where it applies):
   LOOMBench's file, itself LOOMBench's selection).
 - samsum: upstream also sets ``min_length`` so the first generated token cannot end the answer; the
   harness has no such option, so a model whose first token is a newline answers "" here.
-- ROUGE-L is ``harness.metrics.text.rouge_l`` (whitespace tokens), not the ``rouge`` package
-  upstream calls: summarisation scores may differ in the second decimal.
+
+ROUGE-L (gov_report, qmsum, multi_news, samsum, vcsum, dureader) is the ``rouge`` package 1.0.1's,
+re-implemented exactly (``harness.metrics.text.rouge_l``).
 """
 
 from __future__ import annotations

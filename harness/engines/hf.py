@@ -12,20 +12,15 @@ pattern, for each prompt, and left padding would take part in both.
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from typing import Any
 
 from harness.engines import Output, Request, cut_at_stop
 from harness.engines.options import Option, resolve_options
+from harness.registry import resolve
 from loomcore.errors import InputError, RuntimeFailure, version_mismatch
 from loomcore.tokenizer import ModelTokenizer
-
-# The engine-side acceleration methods, by the kind a task's `acceleration` setting names.
-ACCELERATION = {"kv_cache": "harness.accel.kv_cache:KVCacheCompression",
-                "sparse_attention": "harness.accel.sparse:SparsePrefill"}
-
 
 # engine.args of this engine: an allow-list (`loomctl validate` checks it), so nothing in a manifest
 # reaches from_pretrained but what is named here — no subfolder, revision or path of any kind.
@@ -90,12 +85,13 @@ class TransformersEngine:
         if spec is None:
             self.acceleration = None
             return
-        target = ACCELERATION.get(spec.get("kind"))
+        from harness.accel import ENGINE_OPTIONS, KINDS
+
+        target = KINDS[spec["kind"]].engine_method if spec.get("kind") in ENGINE_OPTIONS else None
         if target is None:
             raise InputError(f"{where}/acceleration/kind: the transformers engine has no {spec.get('kind')!r} "
-                             f"methods — use one of {', '.join(ACCELERATION)}")
-        module, cls = target.split(":")
-        self.acceleration = getattr(importlib.import_module(module), cls)(spec, self.model, where)
+                             f"methods — use one of {', '.join(ENGINE_OPTIONS)}")
+        self.acceleration = resolve(target)(spec, self.model, where)
 
     def generate(self, requests: list[Request]) -> list[Output]:
         if self.acceleration is not None:

@@ -11,7 +11,8 @@ every ``]``).
 - ``l_citeeval_qa_f1`` (narrativeqa, natural_questions, hotpotqa, 2wikimultihopqa, locomo, dialsim):
   SQuAD token F1 (``harness.metrics.text.qa_f1``), best reference.
 - ``l_citeeval_rouge_l`` (gov_report, multi_news, qmsum): when 'summary' is in the first 100
-  characters the text after the first ':' is kept; ROUGE-L F1, best reference; empty -> 0.
+  characters the text after the first ':' is kept; ROUGE-L as the ``rouge`` package 1.0.1 computes it
+  (``harness.metrics.text.rouge_l``, exact), best reference; empty -> 0.
 - ``l_citeeval_niah_rouge1_recall`` (niah): ROUGE-1 recall as the ``rouge`` package (pltrdy) computes
   it: sentences split at '.', words split at single spaces, unigram *sets*, no lower-casing.
 - ``l_citeeval_counting_stars_accuracy`` (counting_stars): the JSON object between the first '{' and
@@ -28,8 +29,6 @@ is precise unless the sentence is entailed by the other citations without it whi
 alone; F1 per sample, averaged (LOOM-Scope scores a generation with no sentence 0; upstream skips it).
 
 Not matched exactly:
-- ROUGE-L is ``harness.metrics.text.rouge_l`` (lower-cased whitespace tokens), not the ``rouge``
-  package's summary-level ROUGE-L: summarisation scores may differ in the second decimal.
 - A summary that mentions 'summary' early but has no ':' is skipped by LOOM-Scope (left out of the
   mean) and counted 0 by upstream; it scores 0 here.
 - An empty or sentence-less niah answer makes upstream index the float 0.0 (a crash in L-CiteEval's

@@ -15,12 +15,11 @@ quirks included:
 - ``lveval_qa_f1`` / ``lveval_qa_f1_zh`` (factrecall_en / factrecall_zh): the plain F1s
   (``harness.metrics.text.qa_f1`` and ``harness.metrics.longbench.qa_f1_zh``) on the first reference.
 - ``lveval_rouge_zh`` (dureader_mixup): jieba tokens of the jieba-joined text (upstream cuts twice),
-  each normalised, blacklisted ones dropped, then ROUGE-L F1.
+  each normalised, blacklisted ones dropped, then ROUGE-L as the ``rouge`` package 1.0.1 computes it
+  (``harness.metrics.text.rouge_l``, exact).
 
 Not matched exactly:
 - Keywords that normalise to no token divide by zero upstream; here the gate is then skipped.
-- ROUGE-L is ``harness.metrics.text.rouge_l`` (LCS F1 on whitespace tokens), not the ``rouge``
-  package upstream calls (its summary-level F-measure); dureader scores may differ in the second decimal.
 - LOOM-Scope 0.8 (``benchmarks/Reasoning/LVEval``) scores the best over all references instead of
   the first, and reads the keywords from a ``gold_ans`` field that LV-Eval's rows call
   ``answer_keywords``; where its rows lack ``gold_ans`` it skips the English gate and gates Chinese

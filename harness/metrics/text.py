@@ -74,22 +74,87 @@ def _lcs_length(a: list[str], b: list[str]) -> int:
     return previous[-1]
 
 
-def rouge_l(prediction: str, references: list[str]) -> float:
-    """ROUGE-L F1 (Lin, 2004) on lower-cased whitespace tokens, best over references.
+# Python's default recursion limit, and the frames below the ``rouge`` package's recursive LCS
+# backtrack when LongBench's eval.py scores (the module, scorer, rouge_score, get_scores,
+# _get_avg_scores, the metric lambda, rouge_l_summary_level, _union_lcs, _recon_lcs).
+_RECURSION_LIMIT = 1000
+_FRAMES_BELOW = 9
 
-    Not identical to LongBench, which calls the ``rouge`` package (its own tokeniser and an
-    F-measure weighted by precision/recall); scores may differ in the second decimal."""
-    pred = prediction.lower().split()
-    best = 0.0
-    for ref in references:
-        ref_tokens = ref.lower().split()
-        if not pred or not ref_tokens:
-            continue
-        lcs = _lcs_length(pred, ref_tokens)
-        if lcs:
-            p, r = lcs / len(pred), lcs / len(ref_tokens)
-            best = max(best, 2 * p * r / (p + r))
-    return best
+
+class _TooDeep(Exception):
+    """Where the ``rouge`` package's backtrack would raise RecursionError (its callers then score 0)."""
+
+
+def _rouge_sentences(text: str) -> list[str]:
+    """The ``rouge`` package's sentences: split at every '.', pieces of length 0 dropped, each
+    piece's whitespace runs made one space (a piece of spaces becomes an empty sentence, and kept)."""
+    return [" ".join(piece.split()) for piece in text.split(".") if len(piece) > 0]
+
+
+def _rouge_lcs_words(x: list[str], y: list[str]) -> set[str]:
+    """The words of the one LCS of ``x`` (reference words) and ``y`` (evaluated words) that the
+    package's backtrack finds: on a tie it steps back in ``y``. Raises _TooDeep where the package's
+    recursion would pass the limit."""
+    previous = [0] * (len(y) + 1)
+    table = [previous]
+    for a in x:
+        row = [0]
+        for j, b in enumerate(y, 1):
+            row.append(previous[j - 1] + 1 if a == b else max(previous[j], row[j - 1]))
+        table.append(row)
+        previous = row
+    i, j, depth, words = len(x), len(y), 1, set()
+    while i > 0 and j > 0:
+        depth += 1
+        if x[i - 1] == y[j - 1]:
+            words.add(x[i - 1])
+            i, j = i - 1, j - 1
+        elif table[i - 1][j] > table[i][j - 1]:
+            i -= 1
+        else:
+            j -= 1
+    if depth + _FRAMES_BELOW > _RECURSION_LIMIT:
+        raise _TooDeep
+    return words
+
+
+def rouge_l_score(prediction: str, reference: str) -> float:
+    """ROUGE-L F of one prediction against one reference exactly as LongBench's ``rouge_score``
+    computes it with the ``rouge`` package 1.0.1 (pltrdy; ``Rouge().get_scores([p], [r], avg=True)
+    ["rouge-l"]["f"]``, 0 on any exception): case-sensitive words split on spaces, sentences split
+    at every '.', summary-level LCS over *distinct* words (the package's ``exclusive`` default: the
+    union of LCS words is a set, and recall and precision divide by the numbers of distinct words),
+    F = 2PR / (P + R + 1e-8). Read at pltrdy/rouge 1.0.1 (PyPI), ``rouge/rouge.py`` and
+    ``rouge/rouge_score.py``; ``tests/test_rouge_upstream.py`` compares it with the package itself.
+
+    Where the package's recursive LCS backtrack needs more than Python's 1000 frames (a sentence
+    pair of about 990 words together, e.g. a prediction without a '.'), it raises and the sample
+    scores 0; this function scores 0 there too, at the depth LongBench's eval.py reaches it (a
+    caller with a different stack depth moves that threshold by a few words)."""
+    hyp, ref = _rouge_sentences(prediction), _rouge_sentences(reference)
+    if not hyp or not ref:
+        return 0.0  # "Hypothesis is empty." / "Reference is empty."
+    ref_words = [w for sentence in ref for w in sentence.split(" ")]
+    hyp_words = [w for sentence in hyp for w in sentence.split(" ")]
+    union: set[str] = set()
+    llcs = 0
+    try:
+        for ref_sentence in ref:
+            before = len(union)
+            for hyp_sentence in hyp:
+                union |= _rouge_lcs_words(ref_sentence.split(" "), hyp_sentence.split(" "))
+            llcs += len(union) - before
+    except _TooDeep:
+        return 0.0
+    r_lcs = llcs / len(set(ref_words))
+    p_lcs = llcs / len(set(hyp_words))
+    return 2.0 * ((p_lcs * r_lcs) / (p_lcs + r_lcs + 1e-8))
+
+
+def rouge_l(prediction: str, references: list[str]) -> float:
+    """ROUGE-L as LongBench (``rouge_score``), LV-Eval and L-CiteEval score it with the ``rouge``
+    package (see ``rouge_l_score``): the best over the references (0 with none)."""
+    return max((rouge_l_score(prediction, ref) for ref in references), default=0.0)
 
 
 _CHOICE = re.compile(r"\(?\b([A-D])\b\)?")

@@ -177,8 +177,7 @@ def test_the_report_escapes_every_field_and_forbids_foreign_scripts(finished, tm
     payload = '<script>alert(1)</script><img src=x onerror=alert(2)>'
     records = run / "samples" / "vt.jsonl"
     rows = [json.loads(line) for line in records.read_text().splitlines()]
-    rows[0].update({"finish_reason": payload, "output_tokens": payload, "length": payload,
-                    "input_tokens": payload, "input_tokens_before": payload})
+    rows[0].update({"finish_reason": payload, "prompt_head": payload, "prompt_tail": payload})
     records.write_text("".join(json.dumps(r) + "\n" for r in rows))
     scores = json.loads((run / "scores.json").read_text())
     task = next(iter(scores["tasks"].values()))
@@ -210,3 +209,21 @@ def test_a_report_of_a_malformed_run_directory_is_exit_2(finished, tmp_path, fie
         result = loomctl(*command)
         assert result.returncode == 2 and "Traceback" not in result.stderr, (command, result.stderr[-2000:])
         assert f"tasks/vt/{field}" in result.stderr, (command, result.stderr[-2000:])
+
+
+@pytest.mark.parametrize("field, value", [("output_tokens", "<b>9</b>"), ("length", "1k"), ("input_tokens", -3),
+                                          ("truncated", "no"), ("references", "42"), ("scores", {"m": 2}),
+                                          ("surprise", 1)])
+def test_a_record_of_the_wrong_shape_is_refused_naming_the_field(finished, tmp_path, field, value):
+    """The typed record reader (Record.from_dict): a field of the wrong type, or one no record has, is
+    exit 2 naming the file, the line and the field, for every command that reads records."""
+    run = _copy(finished, tmp_path)
+    records = run / "samples" / "vt.jsonl"
+    rows = [json.loads(line) for line in records.read_text().splitlines()]
+    rows[1][field] = value
+    records.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for command in (["report", str(run), "-o", str(tmp_path / "r.html")], ["verify", str(run)],
+                    ["diff", str(run), str(finished)], ["score", str(run)]):
+        result = loomctl(*command)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, (command, result.stderr[-2000:])
+        assert "vt.jsonl: line 2" in result.stderr and field in result.stderr, (command, result.stderr[-2000:])
