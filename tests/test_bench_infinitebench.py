@@ -99,6 +99,10 @@ def test_longbook_choice_reads_letters_in_free_text():
     assert longbook_choice("Certainly, the answer is B", refs, meta) == 0.0  # first character C is read as C
     assert longbook_choice("", refs, meta) == 0.0
     assert longbook_choice("B", ["Ninety", "B"], {}) == 1.0  # a [text, letter] pair needs no options
+    # an empty (or two-letter) second item is no letter: not a label that every text starts with
+    assert choice_label(["Paris", ""], []) == ["Paris"]
+    assert longbook_choice("the answer is: Z", ["Paris", ""], {}) == 0.0
+    assert choice_label(["Paris", "AB"], []) == ["Paris"]
 
 
 def test_code_debug_needs_a_prefix_or_letter_dot():

@@ -114,10 +114,18 @@ def test_quality_scores_read_the_judges_json_and_retry_as_upstream():
         return "I cannot score this."
 
     assert quality_scores("a", "b", never_json) is None and len(calls) == 5
-    # a reply missing three dimensions costs three tries: 0 -> 3 -> 6, two calls, then give up
+    # a reply missing dimensions costs 2 tries (upstream: scores=None, then `dim not in None` raises):
+    # 0 -> 2 -> 4 -> 6, three calls, then give up
     partial = {dim: 4 for dim in QUALITY_DIMENSIONS[:3]}
     calls.clear()
-    assert quality_scores("a", "b", lambda p: calls.append(p) or reply(**partial)) is None and len(calls) == 2
+    assert quality_scores("a", "b", lambda p: calls.append(p) or reply(**partial)) is None and len(calls) == 3
+    # missing only the last dimension costs 1 try: five calls
+    calls.clear()
+    all_but_last = {dim: 4 for dim in QUALITY_DIMENSIONS[:-1]}
+    assert quality_scores("a", "b", lambda p: calls.append(p) or reply(**all_but_last)) is None and len(calls) == 5
+    # the case: an analysis alone, then a complete reply: scored (upstream scores it too)
+    answers = iter(['{"Analysis": "ok"}', reply(**ALL_FIVE)])
+    assert quality_scores("a", "b", lambda p: next(answers))["Clarity"] == 5.0
     answers = iter([reply(**partial), reply(**ALL_FIVE)])
     assert quality_scores("a", "b", lambda p: next(answers))["Clarity"] == 5.0
 

@@ -114,8 +114,10 @@ def math_find(prediction: str, references: list[str]) -> float:
 
 
 def choice_label(references: list[str], options: list[str]) -> list[str]:
-    """``get_answer``: the option text and its letter, from the answer and the row's options."""
-    if len(references) == 2 and references[1] in _OPTION_LETTERS:
+    """``get_answer``: the option text and its letter, from the answer and the row's options. A
+    [text, letter] pair is taken as it is only when its second item is one of the letters (upstream
+    tests membership in the list ['A', 'B', 'C', 'D'], so '' or 'AB' is no letter)."""
+    if len(references) == 2 and references[1] in tuple(_OPTION_LETTERS):
         return list(references)
     answer = references[0]
     return [answer, _OPTION_LETTERS[options.index(answer)]] if answer in options[:4] else [answer]

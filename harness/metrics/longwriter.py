@@ -10,8 +10,10 @@ the same formulas; LOOMBench's LongWriter column is S_l):
   Upstream divides by zero when the answer has no word; that scores 0 here.
 - S_q (eval_quality.py): a judge model reads ``judge.txt`` (``QUALITY_JUDGE_PROMPT``, text kept) and
   answers JSON with six 1-5 scores; a reply is read after cutting a ```json fence and dropping
-  newlines; up to 5 tries (a reply missing k dimensions costs k tries, as upstream counts them), a
-  sample with no valid reply is left out; per dimension
+  newlines; up to 5 tries, counted as upstream's loop counts them: a reply that does not parse costs
+  1; a JSON object missing dimensions costs 2 (its first missing dimension sets the scores to None,
+  and checking the next one on None raises), or 1 when the first missing one is the last dimension;
+  a sample with no valid reply is left out; per dimension
   (mean - 1) * 25, and the total is the mean of the six. The judge model and its sampling
   (gpt-4o-2024-05-13, temperature 0.5 upstream) are the judge's settings, not this module's.
 
@@ -91,8 +93,14 @@ def length_metric(prediction: str, references: list[str], meta: dict[str, Any]) 
 
 
 def _read_reply(reply: str) -> tuple[dict[str, float] | None, int]:
-    """The scores in one judge reply and the tries it costs: upstream counts one try for a reply that
-    does not parse and one per missing dimension otherwise."""
+    """The scores in one judge reply and the tries it costs, as eval_quality.py's ``process_data``
+    counts them (``trys``): 1 for a reply that does not parse; for a JSON object missing dimensions,
+    1 more for the first missing one (which sets ``scores = None``) and, unless that one was the last
+    dimension, 1 more for the ``dim not in None`` TypeError the next check raises — so 2, or 1.
+
+    Not as upstream: a reply that parses to a list or string naming every dimension, or whose scores
+    are not numbers, is accepted upstream and then crashes its aggregation (``float(score[dim])``);
+    here it costs 1 try, as a reply that does not parse."""
     if "```json" in reply:
         fenced = _JSON_FENCE.search(reply)
         if fenced is None:
@@ -100,9 +108,14 @@ def _read_reply(reply: str) -> tuple[dict[str, float] | None, int]:
         reply = fenced.group(1)
     try:
         scores = json.loads(reply.replace("\n", ""))
-        missing = [dim for dim in QUALITY_DIMENSIONS if dim not in scores]
-        if missing:
-            return None, len(missing)
+    except ValueError:
+        return None, 1
+    if not isinstance(scores, dict):
+        return None, 1
+    missing = [dim for dim in QUALITY_DIMENSIONS if dim not in scores]
+    if missing:
+        return None, 1 if missing[0] == QUALITY_DIMENSIONS[-1] else 2
+    try:
         return {dim: float(scores[dim]) for dim in QUALITY_DIMENSIONS}, 0
     except (ValueError, TypeError):
         return None, 1
