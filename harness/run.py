@@ -214,7 +214,7 @@ class Pipeline:
     def prepare(self, task: dict[str, Any]) -> Prepared:
         """A task's samples (loaded, pin-checked, selected, transformed) and their prompts."""
         t0 = time.perf_counter()
-        samples = load_samples(task["dataset"], self.root, lambda: self.tokenizer, self.data_dir)
+        samples = load_samples(task["dataset"], self.root, lambda: self.tokenizer, self.data_dir, where=task["id"])
         check_pin(samples, task["dataset"], task["id"])
         samples = select(samples, self.effective.get("limit"))
         bench = BENCHMARKS.get(task["benchmark"])

@@ -74,14 +74,17 @@ def compute(manifest: mf.Manifest, model_dir: Path | None = None, data_dir: Path
 
     seen_prompts: set[tuple] = set()
     all_tasks = mf.tasks(manifest)
+    # Files and hub data first: a fixture that does not load is named before any synthetic data is made.
+    loaded = {task.pointer: samples_sha256(load_samples(task.dataset, manifest.root, get_tokenizer, data_dir,
+                                                        reuse_generated=False, where=task.pointer))
+              for task in all_tasks if task.dataset.get("source") != "generator"}
     generated = generated_hashes([t.dataset for t in all_tasks if t.dataset.get("source") == "generator"], folder,
                                  get_tokenizer)
     for task in all_tasks:
         if task.dataset.get("source") == "generator":
             digest = generated[_dataset_key(task.dataset)]
         else:
-            digest = samples_sha256(load_samples(task.dataset, manifest.root, get_tokenizer, data_dir,
-                                                 reuse_generated=False))
+            digest = loaded[task.pointer]
         pins.append(Pin(_task_location(manifest, task, "dataset") + ("sha256",), digest))
         where = _task_location(manifest, task, "prompt")
         if where in seen_prompts:

@@ -24,15 +24,20 @@ from loomcore.hashing import (
 
 
 def _finish(rows: list[dict[str, Any]], dataset: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rename fields (``fields``: our name -> source name), give every sample an id, apply ``limit``."""
+    """Rename fields (``fields``: our name -> source name), give every sample an id, apply ``limit``.
+    A row without the field mapped to ``id`` (an official generator's output has none) takes its
+    position in the file as its id, as a row with no id mapping does."""
     mapping = dataset.get("fields") or {}
     out = []
     for index, row in enumerate(rows[: dataset.get("limit")]):
         sample = dict(row)
         for ours, theirs in mapping.items():
+            if theirs not in row and ours == "id":
+                continue
             if theirs not in row:
                 raise InputError(f"dataset.fields.{ours}: the data has no field {theirs!r} (it has "
-                                 f"{sorted(row)}) — fix the field mapping")
+                                 f"{sorted(row)}) — give the rows in the benchmark's upstream format (with "
+                                 "--fixtures), or fix dataset.fields in the manifest")
             sample[ours] = row[theirs]
         sample["id"] = str(sample.get("id", sample.get("_id", f"{index:06d}")))
         out.append(sample)
@@ -121,8 +126,20 @@ def _generated(dataset: dict[str, Any], tokenizer, reuse: bool) -> list[dict[str
 
 
 def load_samples(dataset: dict[str, Any], root: Path, tokenizer: Callable[[], Any],
-                 data_dir: Path | None = None, reuse_generated: bool = True) -> list[dict[str, Any]]:
-    """Samples of one task's dataset; ``tokenizer`` is called only when a generator needs it."""
+                 data_dir: Path | None = None, reuse_generated: bool = True,
+                 where: str | None = None) -> list[dict[str, Any]]:
+    """Samples of one task's dataset; ``tokenizer`` is called only when a generator needs it. A
+    problem is named under ``where`` (the task), and a local file's under its path too."""
+    try:
+        return _load(dataset, root, tokenizer, data_dir, reuse_generated)
+    except InputError as exc:
+        if where is None:
+            raise
+        raise InputError(*[f"{where}/{problem}" for problem in exc.problems]) from None
+
+
+def _load(dataset: dict[str, Any], root: Path, tokenizer: Callable[[], Any], data_dir: Path | None,
+          reuse_generated: bool) -> list[dict[str, Any]]:
     source = dataset.get("source")
     if source == "generator":
         return _finish(_generated(dataset, tokenizer(), reuse_generated), dataset)
@@ -135,7 +152,10 @@ def load_samples(dataset: dict[str, Any], root: Path, tokenizer: Callable[[], An
                              "relative to the manifest's folder (or --data-dir) and stays inside it")
         if not path.is_file():
             raise InputError(f"dataset.path: {path} not found — create it, or pass its folder with --data-dir")
-        return _finish(_read_local(path, dataset.get("format")), dataset)
+        try:
+            return _finish(_read_local(path, dataset.get("format")), dataset)
+        except InputError as exc:
+            raise InputError(*[p if str(path) in p else f"{p} (file {path})" for p in exc.problems]) from None
     if source == "hub":
         return _finish(_read_hub(dataset, data_dir), dataset)
     raise InputError(f"dataset.source: unknown source {source!r} — use hub, local or generator")

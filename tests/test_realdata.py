@@ -1,0 +1,90 @@
+"""Real upstream rows (``../shared/realdata``, never committed): they load as their benchmark's table
+maps them, or are refused naming the task, the field and the file. Skipped where the shared folder
+is not beside the checkout."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness.benchmarks import BENCHMARKS
+from harness.data.loaders import load_samples
+from harness.run import _record
+from loomcore.errors import InputError
+from tests.conftest import ROOT
+
+REALDATA = next((p for p in (ROOT.parent / "shared" / "realdata", Path("/work/shared/realdata")) if p.is_dir()), None)
+pytestmark = pytest.mark.skipif(REALDATA is None, reason="../shared/realdata is not beside this checkout")
+
+
+def no_tokenizer():
+    raise AssertionError("file data needs no tokenizer")
+
+
+def _as_local(task_id: str, benchmark: str) -> dict:
+    task = next(t for t in BENCHMARKS[benchmark].tasks if t.id == task_id)
+    return {"source": "local", "path": f"{benchmark}/{task_id}.jsonl", "format": "jsonl", "fields": dict(task.fields)}
+
+
+def test_infinitebench_rows_from_the_official_generator_load_with_stable_ids_and_one_reference():
+    """build_passkey's own output has no id and a string answer: ids from the rows' positions, the
+    answer as the one reference."""
+    dataset = _as_local("infinitebench_passkey", "infinitebench")
+    samples = load_samples(dataset, REALDATA / "fixtures", no_tokenizer)
+    assert [s["id"] for s in samples] == ["000000", "000001"]
+    assert samples == load_samples(dataset, REALDATA / "fixtures", no_tokenizer)  # stable
+    rows = [json.loads(line) for line in (REALDATA / "fixtures" / dataset["path"]).read_text().splitlines()]
+    prompt = {"text": "p", "tokens_before": 1, "tokens_after": 1, "truncated": False, "skipped": False}
+    task = {"id": "infinitebench_passkey", "benchmark": "infinitebench", "metrics": ["infinitebench_first_integer"]}
+    record = _record(task, samples[0], prompt, None)
+    assert record.references == [rows[0]["answer"]] and isinstance(rows[0]["answer"], str)
+
+
+def test_a_row_missing_a_mapped_field_is_refused_naming_task_field_and_file(tmp_path):
+    folder = tmp_path / "infinitebench"
+    folder.mkdir()
+    source = REALDATA / "fixtures" / "infinitebench" / "infinitebench_passkey.jsonl"
+    rows = [json.loads(line) for line in source.read_text().splitlines()]
+    del rows[0]["context"]
+    (folder / "infinitebench_passkey.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(InputError) as caught:
+        load_samples(_as_local("infinitebench_passkey", "infinitebench"), tmp_path, no_tokenizer,
+                     where="benchmarks/0/tasks/3")
+    message = caught.value.problems[0]
+    assert message.startswith("benchmarks/0/tasks/3/dataset.fields.context: the data has no field 'context'")
+    assert str(folder / "infinitebench_passkey.jsonl") in message and "upstream format" in message
+
+
+def test_a_bad_fixture_is_named_before_any_synthetic_data_is_generated(tmp_path):
+    """With --fixtures, the files are loaded (and a bad one refused) before the generators run: the
+    error comes at once, not after the synthetic haystacks (none is generated: the cache stays empty)."""
+    import os
+
+    from tests.helpers import copy_project, loomctl
+
+    project = copy_project(tmp_path)
+    shutil.copytree(ROOT / "manifests" / "models" / "tiny-loom", project / "models" / "tiny-loom")
+    data = json.loads((project / "loombench-v1.json").read_text())
+    data["benchmarks"] = [b for b in data["benchmarks"] if b["name"] in ("niah", "infinitebench")]
+    for bench in data["benchmarks"]:
+        if bench["name"] == "infinitebench":
+            bench["tasks"] = [t for t in bench["tasks"] if t["id"] == "infinitebench_passkey"]
+    (project / "v1-cut.json").write_text(json.dumps(data, indent=2))
+    fixtures = tmp_path / "fixtures" / "infinitebench"
+    fixtures.mkdir(parents=True)
+    source = REALDATA / "fixtures" / "infinitebench" / "infinitebench_passkey.jsonl"
+    rows = [json.loads(line) for line in source.read_text().splitlines()]
+    for row in rows:
+        del row["context"]
+    (fixtures / "infinitebench_passkey.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cache = tmp_path / "generated"
+    result = loomctl("run", str(project / "v1-cut.json"), "--fixtures", str(tmp_path / "fixtures"), "--model",
+                     str(project / "models" / "tiny-loom"), "--engine", "transformers", "--limit", "1",
+                     "--allow-accelerator-mismatch", "--out", str(tmp_path / "run"),
+                     env={**os.environ, "LOOMCTL_DATA_CACHE": str(cache)})
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "no field 'context'" in result.stderr and "infinitebench_passkey.jsonl" in result.stderr, result.stderr
+    assert not cache.exists() or not any(cache.iterdir())  # no generator ran
