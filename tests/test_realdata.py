@@ -88,3 +88,38 @@ def test_a_bad_fixture_is_named_before_any_synthetic_data_is_generated(tmp_path)
     assert result.returncode == 2, result.stderr[-2000:]
     assert "no field 'context'" in result.stderr and "infinitebench_passkey.jsonl" in result.stderr, result.stderr
     assert not cache.exists() or not any(cache.iterdir())  # no generator ran
+
+
+@pytest.mark.parametrize("task_id", ["leval_coursera", "leval_quality", "leval_tpo", "leval_gsm100"])
+def test_leval_in_its_upstream_layout_is_one_sample_per_question(task_id):
+    """One document with lists of questions and answers: one sample per question, the k-th answer its
+    only reference, ids stable (the row's id, then -kk); gibberish no longer scores 100."""
+    from harness.metrics import score
+
+    task = next(t for t in BENCHMARKS["leval"].tasks if t.id == task_id)
+    dataset = _as_local(task_id, "leval")
+    upstream = json.loads((REALDATA / "fixtures-upstream-format" / dataset["path"]).read_text().splitlines()[0])
+    samples = load_samples(dataset, REALDATA / "fixtures-upstream-format", no_tokenizer)
+    assert len(samples) == len(upstream["instructions"])
+    assert [s["id"] for s in samples] == [f"000000-{k:02d}" for k in range(len(samples))]
+    assert [s["question"] for s in samples] == upstream["instructions"]
+    assert [s["answers"] for s in samples] == [[a] for a in upstream["outputs"]]
+    assert all(isinstance(s["context"], str) for s in samples)
+    # LOOMBench's copy (one question per row, strings) loads as it always did
+    flat = load_samples(dataset, REALDATA / "fixtures", no_tokenizer)
+    assert all(isinstance(s["question"], str) and not s["id"].count("-") for s in flat)
+    gibberish = [score(task.metrics[0], "zzzz qqqq", s["answers"], s) for s in samples]
+    assert sum(gibberish) < len(samples)
+
+
+def test_a_list_where_text_is_expected_is_refused_naming_the_field(tmp_path):
+    source = REALDATA / "fixtures-upstream-format" / "leval" / "leval_coursera.jsonl"
+    row = json.loads(source.read_text().splitlines()[0])
+    row["outputs"] = row["outputs"][:3]  # fewer answers than questions: not the upstream layout
+    (tmp_path / "leval").mkdir()
+    (tmp_path / "leval" / "leval_coursera.jsonl").write_text(json.dumps(row) + "\n")
+    with pytest.raises(InputError) as caught:
+        load_samples(_as_local("leval_coursera", "leval"), tmp_path, no_tokenizer, where="leval_coursera")
+    message = caught.value.problems[0]
+    assert message.startswith("leval_coursera/dataset.fields.question: the data's 'instructions' is a list, not text")
+    assert "leval_coursera.jsonl" in message

@@ -23,13 +23,38 @@ from loomcore.hashing import (
 )
 
 
+# Sample fields a prompt reads as text: a list there would reach the prompt as Python's list repr.
+TEXT_FIELDS = ("context", "input", "question", "query", "instruction")
+
+
+def _expand(rows: list[dict[str, Any]], mapping: dict[str, str]) -> list[tuple[str | None, dict[str, Any]]]:
+    """Rows in an upstream layout of one document with parallel lists of questions and answers
+    (LEval's ``instructions`` / ``outputs``) become one row per question, the k-th question with the
+    k-th answer, id suffix ``-kk`` (stable); other rows stay as they are. (id suffix or None, row)."""
+    answers = mapping.get("answers")
+    out: list[tuple[str | None, dict[str, Any]]] = []
+    for row in rows:
+        lists = [theirs for ours, theirs in mapping.items()
+                 if ours in TEXT_FIELDS and isinstance(row.get(theirs), list)]
+        if len(lists) == 1 and answers and isinstance(row.get(answers), list) \
+                and len(row[answers]) == len(row[lists[0]]) and all(isinstance(q, str) for q in row[lists[0]]):
+            out += [(f"{k:02d}", {**row, lists[0]: question, answers: [row[answers][k]]})
+                    for k, question in enumerate(row[lists[0]])]
+        else:
+            out.append((None, row))
+    return out
+
+
 def _finish(rows: list[dict[str, Any]], dataset: dict[str, Any]) -> list[dict[str, Any]]:
     """Rename fields (``fields``: our name -> source name), give every sample an id, apply ``limit``.
     A row without the field mapped to ``id`` (an official generator's output has none) takes its
     position in the file as its id, as a row with no id mapping does."""
     mapping = dataset.get("fields") or {}
     out = []
-    for index, row in enumerate(rows[: dataset.get("limit")]):
+    rows = rows[: dataset.get("limit")]
+    expanded = _expand(rows, mapping) if mapping else [(None, row) for row in rows]
+    positions = _positions(expanded)
+    for (suffix, row), index in zip(expanded, positions):
         sample = dict(row)
         for ours, theirs in mapping.items():
             if theirs not in row and ours == "id":
@@ -38,13 +63,28 @@ def _finish(rows: list[dict[str, Any]], dataset: dict[str, Any]) -> list[dict[st
                 raise InputError(f"dataset.fields.{ours}: the data has no field {theirs!r} (it has "
                                  f"{sorted(row)}) — give the rows in the benchmark's upstream format (with "
                                  "--fixtures), or fix dataset.fields in the manifest")
+            if ours in TEXT_FIELDS and isinstance(row[theirs], (list, dict)):
+                raise InputError(f"dataset.fields.{ours}: the data's {theirs!r} is a {type(row[theirs]).__name__}, "
+                                 "not text — the prompt would show its Python form; give one question per row, or "
+                                 "the upstream layout with as many answers as questions")
             sample[ours] = row[theirs]
         sample["id"] = str(sample.get("id", sample.get("_id", f"{index:06d}")))
+        if suffix is not None:
+            sample["id"] = f"{sample['id']}-{suffix}"
         out.append(sample)
     ids = [s["id"] for s in out]
     if len(set(ids)) != len(ids):
         raise InputError("dataset: sample ids are not unique — map a unique field to 'id' with dataset.fields")
     return out
+
+
+def _positions(expanded: list[tuple[str | None, dict[str, Any]]]) -> list[int]:
+    """Each entry's source row position (the rows one document expanded into share theirs)."""
+    positions, row = [], -1
+    for suffix, _ in expanded:
+        row += suffix is None or suffix == "00"
+        positions.append(row)
+    return positions
 
 
 def _read_local(path: Path, fmt: str | None) -> list[dict[str, Any]]:
