@@ -16,8 +16,9 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from harness.api import ALL_METRICS, BENCHMARKS
-from harness.api import acceleration_problems as spec_problems
+from harness import (
+    api as harness_api,  # its names resolve on first use (the tables load only then)
+)
 from loomcore.errors import InputError
 from loomcore.hashing import sha256_json, strict_json_loads
 
@@ -281,20 +282,20 @@ def semantic_problems(manifest: Manifest) -> list[str]:
     seen: dict[str, str] = {}
     for task in tasks(manifest):
         at = task.pointer
-        bench = BENCHMARKS.get(task.benchmark)
+        bench = harness_api.BENCHMARKS.get(task.benchmark)
         if bench is None:
             problems.append(f"{at.rsplit('/tasks', 1)[0]}/name: unknown benchmark {task.benchmark!r} — "
-                            f"use one of {sorted(BENCHMARKS)}")
+                            f"use one of {sorted(harness_api.BENCHMARKS)}")
         if task.id in seen:
             problems.append(f"{at}/id: duplicate task id {task.id!r} (also at {seen[task.id]}) — "
                             "give every task a unique id; records and scores are keyed by it")
         seen.setdefault(task.id, at)
         if not task.metrics:
             problems.append(f"{at}/metrics: no metric set for this task or in defaults — name at least one of "
-                            f"{ALL_METRICS}")
+                            f"{harness_api.ALL_METRICS}")
         for metric in task.metrics:
-            if metric not in ALL_METRICS:
-                problems.append(f"{at}/metrics: unknown metric {metric!r} — use one of {ALL_METRICS}")
+            if metric not in harness_api.ALL_METRICS:
+                problems.append(f"{at}/metrics: unknown metric {metric!r} — use one of {harness_api.ALL_METRICS}")
             elif bench is not None and metric not in bench.metrics:
                 problems.append(f"{at}/metrics: {metric!r} is not an official metric of {bench.name} — "
                                 f"use one of {list(bench.metrics)}")
@@ -303,7 +304,7 @@ def semantic_problems(manifest: Manifest) -> list[str]:
         if "max_new_tokens" not in task.generation:
             problems.append(f"{at}/generation/max_new_tokens: missing — set it in the task or in defaults")
         problems += _dataset_problems(manifest, task)
-        problems += spec_problems(task.acceleration, task.id)
+        problems += harness_api.acceleration_problems(task.acceleration, task.id)
     problems += _template_budget_problems(manifest)
     model = _as_dict(manifest.data.get("model"))
     if "path" in model:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.api import load_samples
+from harness import api as harness_api  # its names resolve on first use
 from loomcore.errors import InputError
 from loomcore.hashing import HashCache, hash_model, samples_sha256, sha256_text
 from loomctl import manifest as mf
@@ -75,8 +75,8 @@ def compute(manifest: mf.Manifest, model_dir: Path | None = None, data_dir: Path
     seen_prompts: set[tuple] = set()
     all_tasks = mf.tasks(manifest)
     # Files and hub data first: a fixture that does not load is named before any synthetic data is made.
-    loaded = {task.pointer: samples_sha256(load_samples(task.dataset, manifest.root, get_tokenizer, data_dir,
-                                                        reuse_generated=False, where=task.pointer))
+    loaded = {task.pointer: samples_sha256(harness_api.load_samples(
+                  task.dataset, manifest.root, get_tokenizer, data_dir, reuse_generated=False, where=task.pointer))
               for task in all_tasks if task.dataset.get("source") != "generator"}
     generated = generated_hashes([t.dataset for t in all_tasks if t.dataset.get("source") == "generator"], folder,
                                  get_tokenizer)
@@ -103,7 +103,7 @@ def _dataset_key(dataset: dict[str, Any]) -> str:
 def _generated_sha256(dataset: dict[str, Any], tokenizer=lambda: _WORKER_TOKENIZER[0]) -> str:
     """One generated dataset's content hash (regenerated, never from the cache); in a worker, with the
     worker's tokenizer."""
-    return samples_sha256(load_samples(dataset, Path("."), tokenizer, reuse_generated=False))
+    return samples_sha256(harness_api.load_samples(dataset, Path("."), tokenizer, reuse_generated=False))
 
 
 _WORKER_TOKENIZER: list[Any] = []

@@ -64,8 +64,8 @@ def test_importing_loads_no_torch_and_the_kernel_loads_neither_side(module):
     loaded = ast.literal_eval(result.stdout.strip())
     if module.startswith("loomcore"):
         assert loaded == []
-    if module == "harness.api":
-        assert loaded == ["harness", "harness.api", "harness.registry"]
+    if module in ("harness.api", "loomctl.runtime", "loomctl.cli"):  # the tables load on first use only
+        assert {m for m in loaded if m.startswith("harness")} <= {"harness", "harness.api", "harness.registry"}
 
 
 def test_every_entry_point_of_the_harness_api_resolves():
