@@ -6,8 +6,8 @@ benchmark keeps, such as LongBench's ``all_classes``). Each scorer re-implements
 official scorer from its definition and cites it; scores are reported x100 by the aggregation in
 ``harness.scoring``, as the official scripts do.
 
-Family modules (``harness/metrics/<family>.py``) each define ``METRICS`` and may define
-``CONTEXT_METRICS``; this registry merges them into one ``MetricSpec`` per name and refuses a name
+Family modules (``harness/metrics/<family>.py``, found by listing the package) each define ``METRICS``
+and may define ``CONTEXT_METRICS``; this registry merges them into one ``MetricSpec`` per name and refuses a name
 defined twice. They import
 nothing heavy at module level (the host side reads this registry to validate manifests).
 """
@@ -15,6 +15,7 @@ nothing heavy at module level (the host side reads this registry to validate man
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +35,8 @@ class MetricSpec:
     higher_is_better: bool = True
 
 
-MODULES = ("text", "longbench", "longbench_v2", "infinitebench", "leval", "lveval", "l_citeeval",
-           "longwriter", "libra", "babilong", "counting_stars")
+# Every module of this package is a family: a new benchmark's metrics module needs no row here.
+MODULES = tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")))
 
 REGISTRY: dict[str, MetricSpec] = {}
 
