@@ -13,10 +13,13 @@ Sources, read here:
 
 Not matched exactly:
 - LOOM-Scope's NIAH config file (``configs/NIAH.yaml``: lengths, depths, needle, question, answer) is not
-  in its PyPI package and was not seen. The grid here is Kamradt's published 1K-128K test in 15
-  lengths (``np.linspace(1000, 128000, 15)``) by 11 depths (0 to 100% in steps of 10), one sample per
-  cell: 165 samples, which fits the size of LOOMBench's niah.jsonl (~260 kB per 64K-token essay
-  sample on average). The needle, question and answer are Kamradt's San Francisco needle (LOOM-Scope's
+  in its PyPI package and was not seen. The grid here is this project's own choice, 15 lengths
+  (``np.linspace(1000, 128000, 15)``) by 11 depths (0 to 100% in steps of 10), one sample per cell: 165
+  samples, which fits the size of LOOMBench's niah.jsonl (~260 kB per 64K-token essay sample on
+  average). It is neither Kamradt's published 1K-128K test (15 lengths by 15 depths) nor LOOM-Scope's
+  grid (40 lengths by 10 depths, as the fidelity review read it), so NIAH scores here are not
+  comparable cell for cell with either. The needle, question and answer are Kamradt's San Francisco
+  needle, without the newline Kamradt puts on each side of it (LOOM-Scope's
   README presents its NIAH as Kamradt's test; its own needle was not seen, and its README's examples
   are placeholders); ``final_context_length_buffer`` is Kamradt's default 200 (LOOM-Scope's value
   not seen).
@@ -50,7 +53,8 @@ TASK = TaskDef(
     max_new_tokens=50,
     chat_template=False,
     samples=len(LENGTHS) * len(DEPTHS),
-    notes="grid, needle and answer are Kamradt's defaults (LOOM-Scope's NIAH.yaml not seen); filler haystack",
+    notes="this project's 15 x 11 grid (not Kamradt's 15 x 15 nor LOOM-Scope's 40 x 10); Kamradt's needle without "
+          "its surrounding newlines; filler haystack",
 )
 
 BENCHMARK = Benchmark(

@@ -16,9 +16,9 @@ from loomcore.errors import InputError
 
 
 def niah_grid(params: dict[str, Any], rng: random.Random, tok: TokenCounter) -> list[Sample]:
-    """Single needle over a depth x length grid (LOOM-Scope NIAH / Kamradt needle test). With a
-    fixed ``needle`` sentence (and its ``question`` and ``answer``) every cell hides that sentence,
-    as LOOM-Scope does; otherwise a magic number under a random key."""
+    """Single needle over a depth x length grid (the needle test of Kamradt and LOOM-Scope; the grid is
+    the manifest's). With a fixed ``needle`` sentence (and its ``question`` and ``answer``) every cell
+    hides that sentence, as LOOM-Scope does; otherwise a magic number under a random key."""
     if params["needle"] is not None:
         return _fixed_needle_grid(params, rng, tok)
     samples = []
