@@ -289,9 +289,8 @@ class Pipeline:
             outputs = {o.id: o for o in active.generate(requests)}
         elapsed = time.perf_counter() - t0
         self.generate_seconds += elapsed
-        by_id = {s["id"]: s for s in prepared.samples}
-        new = [_record(task, by_id[s["id"]], prompts[s["id"]], outputs.get(s["id"]),
-                       prepared.accel_notes.get(s["id"])) for s in batch if s["id"] not in done]
+        new = [_record(task, s, prompts[s["id"]], outputs.get(s["id"]), prepared.accel_notes.get(s["id"]))
+               for s in batch if s["id"] not in done]
         return new, elapsed
 
     def write_timing(self, total: float) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +73,9 @@ class Record:
         if unknown or missing:
             raise InputError(f"record {str(data.get('id'))[:40]!r}: unknown field(s) {unknown}, missing {missing}")
         for name, value in data.items():
-            if not _FIELDS[name](value):
-                raise InputError(f"record {str(data.get('id'))[:40]!r}: {name} is {str(value)[:60]!r}, not "
-                                 f"{_WANTED[name]}")
+            check, wanted = _FIELDS[name]
+            if not check(value):
+                raise InputError(f"record {str(data.get('id'))[:40]!r}: {name} is {str(value)[:60]!r}, not {wanted}")
         return cls(**data)
 
 
@@ -92,35 +92,39 @@ def _optional(check):
 
 
 def _is_score(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
-        and 0 <= value <= 1
+    return _is_number(value) and 0 <= value <= 1
 
 
-_is_str = lambda value: isinstance(value, str)  # noqa: E731
-# Each field's check, and what it is, for the message.
-_FIELDS = {
-    "id": _is_str, "task": _is_str, "benchmark": _is_str, "length": _optional(_is_int),
-    "depth": _optional(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)),
-    "prompt_sha256": _optional(_is_str), "prompt_head": _optional(_is_str), "prompt_tail": _optional(_is_str),
-    "input_tokens_before": _is_count, "input_tokens": _is_count, "truncated": lambda v: isinstance(v, bool),
-    "skipped": lambda v: isinstance(v, bool), "prediction": _optional(_is_str),
-    "references": lambda v: isinstance(v, list) and all(isinstance(r, str) for r in v),
-    "output_tokens": _is_count, "finish_reason": _optional(_is_str),
-    "scores": lambda v: isinstance(v, dict) and all(isinstance(k, str) and _is_score(x) for k, x in v.items()),
-    "error": _optional(_is_str), "schema": lambda v: v == RECORD_SCHEMA, "meta": lambda v: isinstance(v, dict),
-    "acceleration": _optional(lambda v: isinstance(v, dict)),
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# Each field's check, and what it is (for the message).
+_FIELDS: dict[str, tuple[Any, str]] = {
+    "id": (_is_str, "a string"), "task": (_is_str, "a string"), "benchmark": (_is_str, "a string"),
+    "length": (_optional(_is_int), "an integer or null"), "depth": (_optional(_is_number), "a finite number or null"),
+    "prompt_sha256": (_optional(_is_str), "a string or null"), "prompt_head": (_optional(_is_str), "a string or null"),
+    "prompt_tail": (_optional(_is_str), "a string or null"), "input_tokens_before": (_is_count, "a count"),
+    "input_tokens": (_is_count, "a count"), "truncated": (_is_bool, "true or false"),
+    "skipped": (_is_bool, "true or false"), "prediction": (_optional(_is_str), "a string or null"),
+    "references": (lambda v: isinstance(v, list) and all(map(_is_str, v)), "a list of strings"),
+    "output_tokens": (_is_count, "a count"), "finish_reason": (_optional(_is_str), "a string or null"),
+    "scores": (lambda v: isinstance(v, dict) and all(_is_str(k) and _is_score(x) for k, x in v.items()),
+               "an object of scores from 0 to 1"),
+    "error": (_optional(_is_str), "a string or null"), "schema": (lambda v: v == RECORD_SCHEMA, repr(RECORD_SCHEMA)),
+    "meta": (lambda v: isinstance(v, dict), "an object"), "acceleration": (_optional(lambda v: isinstance(v, dict)),
+                                                                          "an object or null"),
 }
-_WANTED = {name: "a string" for name in ("id", "task", "benchmark")} | {
-    "length": "an integer or null", "depth": "a finite number or null", "prompt_sha256": "a string or null",
-    "prompt_head": "a string or null", "prompt_tail": "a string or null",
-    "input_tokens_before": "a count", "input_tokens": "a count", "truncated": "true or false",
-    "skipped": "true or false", "prediction": "a string or null", "references": "a list of strings",
-    "output_tokens": "a count", "finish_reason": "a string or null",
-    "scores": "an object of scores from 0 to 1", "error": "a string or null", "schema": repr(RECORD_SCHEMA),
-    "meta": "an object", "acceleration": "an object or null"}
-_REQUIRED = ("id", "task", "benchmark", "length", "depth", "prompt_sha256", "prompt_head", "prompt_tail",
-             "input_tokens_before", "input_tokens", "truncated", "skipped", "prediction", "references",
-             "output_tokens", "finish_reason", "scores")
+# The fields every record has: those of Record without a default.
+_REQUIRED = tuple(f.name for f in fields(Record) if f.default is MISSING and f.default_factory is MISSING)
 
 
 def _append(path: Path, lines: list[str]) -> None:

@@ -33,6 +33,7 @@ from typing import Any
 
 from loomcore.errors import InputError
 from loomcore.hashing import canonical_json, strict_json_loads
+from loomcore.specs import JudgeScores, Scores
 
 MANIFEST = "manifest.json"
 ENVIRONMENT = "environment.json"
@@ -129,16 +130,12 @@ class RunDir:
         """As ``read``, or ``default`` when the file is absent (an older run has no environment.json)."""
         return self.read(name) if os.path.lexists(self.path / name) else default
 
-    def scores(self):
+    def scores(self) -> Scores:
         """scores.json as a typed ``loomcore.specs.Scores``, every field checked (exit 2 naming a bad one)."""
-        from loomcore.specs import Scores
-
         return Scores.from_json(self.read(SCORES), str(self.path / SCORES))
 
-    def judge_scores(self):
+    def judge_scores(self) -> JudgeScores:
         """judge_scores.json as a typed ``loomcore.specs.JudgeScores``, every field checked."""
-        from loomcore.specs import JudgeScores
-
         return JudgeScores.from_json(self.read(JUDGE_SCORES), str(self.path / JUDGE_SCORES))
 
     def write(self, name: str, data: Any) -> None:

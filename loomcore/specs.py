@@ -284,15 +284,17 @@ class JudgeMetric:
     judge: str
     summary: Summary
     n: int
-    n_judged: int
+
+    @property
+    def n_judged(self) -> int:
+        return self.summary.n
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> JudgeMetric:
         data = _object(data, where)
         summary = Summary(_percent(data.get("score"), f"{where}/score"), _stderr(data.get("stderr"), f"{where}/stderr"),
                           _count(data.get("n_judged"), f"{where}/n_judged"))
-        return cls(_string(data.get("judge"), f"{where}/judge"), summary, _count(data.get("n"), f"{where}/n"),
-                   summary.n)
+        return cls(_string(data.get("judge"), f"{where}/judge"), summary, _count(data.get("n"), f"{where}/n"))
 
     def to_json(self) -> dict[str, Any]:
         return {"judge": self.judge, "score": self.summary.score, "stderr": self.summary.stderr, "n": self.n,

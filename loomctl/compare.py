@@ -52,18 +52,6 @@ class Side:
     tolerance: dict[str, Any] | None
 
 
-def _finite(value: Any, where: str, upper: float | None = None) -> Any:
-    """A score as the gate may use it: None, or a finite number (at most ``upper``); else exit 2."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or value < 0 or (upper is not None and value > upper):
-        raise InputError(f"{where}: {value!r} is not a score (a finite number from 0{f' to {upper:g}' if upper else ''})"
-                         " — the run directory is damaged or was edited; re-score it with `loomctl score` or "
-                         "ask its author for the original")
-    return value
-
-
 def load_side(path: Path) -> Side:
     path = Path(path)
     if path.is_file():
@@ -88,9 +76,10 @@ def load_side(path: Path) -> Side:
 
 
 def _sample_score(record, metric: str, where: str) -> float:
-    if not isinstance(record.scores, dict) or metric not in record.scores:
+    """The record's primary-metric score (its value was checked, finite in [0, 1], when it was read)."""
+    if metric not in record.scores:
         raise InputError(f"{where}: no {metric!r} score in the record — the run directory is damaged or was edited")
-    return _finite(record.scores[metric], where, 1.0)
+    return record.scores[metric]
 
 
 def mcnemar_worse_p(losses: int, wins: int) -> float:

@@ -27,21 +27,22 @@ from loomcore.hashing import (
 TEXT_FIELDS = ("context", "input", "question", "query", "instruction")
 
 
-def _expand(rows: list[dict[str, Any]], mapping: dict[str, str]) -> list[tuple[str | None, dict[str, Any]]]:
+def _expand(rows: list[dict[str, Any]], mapping: dict[str, str]) -> list[tuple[int, str | None, dict[str, Any]]]:
     """Rows in an upstream layout of one document with parallel lists of questions and answers
     (LEval's ``instructions`` / ``outputs``) become one row per question, the k-th question with the
-    k-th answer, id suffix ``-kk`` (stable); other rows stay as they are. (id suffix or None, row)."""
+    k-th answer, id suffix ``-kk`` (stable); other rows stay as they are. Entries are (the source row's
+    position, the id suffix or None, the row)."""
     answers = mapping.get("answers")
-    out: list[tuple[str | None, dict[str, Any]]] = []
-    for row in rows:
+    out: list[tuple[int, str | None, dict[str, Any]]] = []
+    for position, row in enumerate(rows):
         lists = [theirs for ours, theirs in mapping.items()
                  if ours in TEXT_FIELDS and isinstance(row.get(theirs), list)]
         if len(lists) == 1 and answers and isinstance(row.get(answers), list) \
                 and len(row[answers]) == len(row[lists[0]]) and all(isinstance(q, str) for q in row[lists[0]]):
-            out += [(f"{k:02d}", {**row, lists[0]: question, answers: [row[answers][k]]})
+            out += [(position, f"{k:02d}", {**row, lists[0]: question, answers: [row[answers][k]]})
                     for k, question in enumerate(row[lists[0]])]
         else:
-            out.append((None, row))
+            out.append((position, None, row))
     return out
 
 
@@ -52,9 +53,7 @@ def _finish(rows: list[dict[str, Any]], dataset: dict[str, Any]) -> list[dict[st
     mapping = dataset.get("fields") or {}
     out = []
     rows = rows[: dataset.get("limit")]
-    expanded = _expand(rows, mapping) if mapping else [(None, row) for row in rows]
-    positions = _positions(expanded)
-    for (suffix, row), index in zip(expanded, positions):
+    for index, suffix, row in _expand(rows, mapping):
         sample = dict(row)
         for ours, theirs in mapping.items():
             if theirs not in row and ours == "id":
@@ -76,15 +75,6 @@ def _finish(rows: list[dict[str, Any]], dataset: dict[str, Any]) -> list[dict[st
     if len(set(ids)) != len(ids):
         raise InputError("dataset: sample ids are not unique — map a unique field to 'id' with dataset.fields")
     return out
-
-
-def _positions(expanded: list[tuple[str | None, dict[str, Any]]]) -> list[int]:
-    """Each entry's source row position (the rows one document expanded into share theirs)."""
-    positions, row = [], -1
-    for suffix, _ in expanded:
-        row += suffix is None or suffix == "00"
-        positions.append(row)
-    return positions
 
 
 def _read_local(path: Path, fmt: str | None) -> list[dict[str, Any]]:
