@@ -34,6 +34,7 @@ from loomcore.errors import InputError, LoomError
 from loomcore.records import Record, read_records
 from loomcore.rundir import JUDGE_SCORES, MANIFEST, SCORES, RunDir, write_jsonl_atomic
 from loomcore.specs import JUDGE_SCORES_SCHEMA, JudgeScores
+from loomcore.taskspec import TaskSpec
 
 JUDGE_RECORD_SCHEMA = "loomctl.judge_record/1"
 
@@ -91,10 +92,10 @@ JUDGED: dict[str, Judged] = {name: bench.judged for name, bench in BENCHMARKS.it
 PROVENANCE_KEYS = ("id", "revision", "weights_sha256", "files", "dtype", "engine", "generation")
 
 
-def judged_tasks(effective: dict[str, Any]) -> list[tuple[dict[str, Any], Judged]]:
+def judged_tasks(tasks: list[TaskSpec]) -> list[tuple[TaskSpec, Judged]]:
     """The run's tasks that have judge metrics, in manifest order, with what judges them."""
-    return [(task, JUDGED[task["benchmark"]]) for task in effective["tasks"]
-            if task["benchmark"] in JUDGED and task["id"] not in JUDGED[task["benchmark"]].not_for]
+    return [(task, JUDGED[task.benchmark]) for task in tasks
+            if task.benchmark in JUDGED and task.id not in JUDGED[task.benchmark].not_for]
 
 
 def _pin_problems(name: str, spec: dict[str, Any] | None, needed_by: str, what: str) -> list[str]:
@@ -142,7 +143,7 @@ def _scoped(name: str, exc: LoomError) -> LoomError:
     return type(exc)(*[f"judges/{name}/{p.removeprefix('judges/')}" for p in exc.problems])
 
 
-def load_judges(effective: dict[str, Any], plan: list[tuple[dict[str, Any], Judged]], root: Path,
+def load_judges(effective: dict[str, Any], plan: list[tuple[TaskSpec, Judged]], root: Path,
                 judge_dirs: dict[str, Path]) -> dict[str, Any]:
     """Each judge the plan needs, its pins checked first (all problems at once), then loaded once."""
     from harness.weights import verify as verify_weights
@@ -150,7 +151,7 @@ def load_judges(effective: dict[str, Any], plan: list[tuple[dict[str, Any], Judg
     pinned = effective.get("judges") or {}
     needs: dict[str, tuple[str, str]] = {}
     for task, judged in plan:
-        needs.setdefault(judged.judge, (f"{', '.join(judged.metrics)} (task {task['id']})", judged.what))
+        needs.setdefault(judged.judge, (f"{', '.join(judged.metrics)} (task {task.id})", judged.what))
     unused = sorted(set(judge_dirs) - set(needs))
     problems = [f"--judge: no judged task of this run needs a judge named {n!r} (needed: "
                 f"{', '.join(sorted(needs)) or 'none'})" for n in unused]
@@ -173,7 +174,7 @@ def load_judges(effective: dict[str, Any], plan: list[tuple[dict[str, Any], Judg
     return judges
 
 
-def judge_task(task: dict[str, Any], judged: Judged, records: list[Record], judge) -> tuple[
+def judge_task(task: TaskSpec, judged: Judged, records: list[Record], judge) -> tuple[
         list[dict[str, Any]], dict[str, Any]]:
     """Per-sample judge rows and the task's judge scores."""
     rows = []
@@ -192,7 +193,7 @@ def judge_task(task: dict[str, Any], judged: Judged, records: list[Record], judg
         summary = summarise(values)
         metrics[metric] = {"judge": judged.judge, "score": summary["score"], "stderr": summary["stderr"],
                            "n": len(records), "n_judged": len(values)}
-    scores = {"benchmark": task["benchmark"], "metrics": metrics,
+    scores = {"benchmark": task.benchmark, "metrics": metrics,
               **(resolve(judged.details)(rows) if judged.details else {})}
     return rows, scores
 
@@ -249,14 +250,14 @@ def judge_run(run_dir: Path, root: Path, judge_dirs: dict[str, Path] | None = No
     effective = run.read(MANIFEST)
     if not run.has(SCORES):
         raise InputError(f"{run_dir}: not a finished run (no scores.json) — finish it with `loomctl run` first")
-    plan = judged_tasks(effective)
+    plan = judged_tasks(run.tasks(effective))
     judges = load_judges(effective, plan, root, judge_dirs)
     records = read_records(run_dir)
     tasks = {}
     for task, judged in plan:
-        rows, tasks[task["id"]] = judge_task(task, judged, records.get(task["id"], []), judges[judged.judge])
-        write_jsonl_atomic(run.judge_rows(task['id']), rows)
-        print(f"[judge {judged.judge}] {task['id']}: {sum(r['judged'] for r in rows)}/{len(rows)} samples judged",
+        rows, tasks[task.id] = judge_task(task, judged, records.get(task.id, []), judges[judged.judge])
+        write_jsonl_atomic(run.judge_rows(task.id), rows)
+        print(f"[judge {judged.judge}] {task.id}: {sum(r['judged'] for r in rows)}/{len(rows)} samples judged",
               file=sys.stderr, flush=True)
     if not plan:
         print(f"[judge] {run_dir}: no task of this run has judge metrics", file=sys.stderr)

@@ -17,6 +17,7 @@ from typing import Any
 
 from loomcore.errors import InputError
 from loomcore.hashing import sha256_text
+from loomcore.taskspec import TaskSpec
 from loomcore.tokenizer import ModelTokenizer
 
 
@@ -246,18 +247,18 @@ def template_floor_tokens(template: str, tokenizer: ModelTokenizer, strict: bool
         raise
 
 
-def builder_for_task(task: dict[str, Any], tokenizer: ModelTokenizer, model_dir: Path) -> PromptBuilder:
+def builder_for_task(task: TaskSpec, tokenizer: ModelTokenizer, model_dir: Path) -> PromptBuilder:
     """The prompt builder of an effective-manifest task, its template and chat template checked against their pins."""
-    prompt, trunc, gen = task["prompt"], task["truncation"], task["generation"]
-    if sha256_text(prompt["template"]) != prompt["sha256"]:
-        raise InputError(f"{task['id']}/prompt/sha256: the template hashes to {sha256_text(prompt['template'])}, the "
-                         f"manifest pins {prompt['sha256']} — restore the template or re-pin")
+    prompt, trunc, gen = task.prompt, task.truncation, task.generation
+    if sha256_text(prompt.template) != prompt.sha256:
+        raise InputError(f"{task.id}/prompt/sha256: the template hashes to {sha256_text(prompt.template)}, the "
+                         f"manifest pins {prompt.sha256} — restore the template or re-pin")
     chat = None
-    if prompt.get("chat_template") == "tokenizer":
+    if prompt.chat_template == "tokenizer":
         chat = chat_template_text(model_dir)
-        if sha256_text(chat) != prompt.get("chat_template_sha256"):
-            raise InputError(f"{task['id']}/prompt/chat_template_sha256: the tokenizer's chat template changed — re-pin")
-    return PromptBuilder(template=prompt["template"], tokenizer=tokenizer, policy=trunc["policy"],
-                         budget_tokens=trunc["budget_tokens"], max_new_tokens=gen["max_new_tokens"],
-                         field=trunc.get("field", "context"), chat_template=chat, system=prompt.get("system"),
+        if sha256_text(chat) != prompt.chat_template_sha256:
+            raise InputError(f"{task.id}/prompt/chat_template_sha256: the tokenizer's chat template changed — re-pin")
+    return PromptBuilder(template=prompt.template, tokenizer=tokenizer, policy=trunc.policy,
+                         budget_tokens=trunc.budget_tokens, max_new_tokens=gen.max_new_tokens,
+                         field=trunc.cut_field, chat_template=chat, system=prompt.system,
                          special_tokens=chat_special_tokens(model_dir))

@@ -29,6 +29,7 @@ from loomcore.hashing import sha256_text
 from loomcore.records import Record, RecordFile, read_records
 from loomcore.rundir import ENVIRONMENT, MANIFEST, SCORES, TIMING, RunDir
 from loomcore.specs import ModelRef, Scores, Suite
+from loomcore.taskspec import Sample, TaskSpec
 from loomcore.tokenizer import ModelTokenizer
 
 
@@ -175,6 +176,9 @@ class Pipeline:
                  mismatches: list[str], weights, resources: contextlib.ExitStack):
         self.effective, self.run, self.model_dir, self.root, self.data_dir = effective, run, model_dir, root, data_dir
         self.mismatches, self.weights, self.resources = mismatches, weights, resources
+        self.tasks = run.tasks(effective)
+        limit = effective.get("limit")
+        self.limit = limit if isinstance(limit, int) and not isinstance(limit, bool) else None
         self.tokenizer = ModelTokenizer(model_dir)
         self.phases = {"engine_load": 0.0, "data": 0.0, "prompts": 0.0, "prepare_wait": 0.0}
         self.generate_seconds = 0.0
@@ -211,22 +215,22 @@ class Pipeline:
                                      "accelerator_mismatch": self.mismatches,
                                      **({"acceleration_engines": self.by_task} if self.by_task else {})})
 
-    def prepare(self, task: dict[str, Any]) -> Prepared:
+    def prepare(self, task: TaskSpec) -> Prepared:
         """A task's samples (loaded, pin-checked, selected, transformed) and their prompts."""
         t0 = time.perf_counter()
-        samples = load_samples(task["dataset"], self.root, lambda: self.tokenizer, self.data_dir, where=task["id"])
-        check_pin(samples, task["dataset"], task["id"])
-        samples = select(samples, self.effective.get("limit"))
-        bench = BENCHMARKS.get(task["benchmark"])
+        samples = load_samples(task.dataset, self.root, lambda: self.tokenizer, self.data_dir, where=task.id)
+        check_pin(samples, task.dataset, task.id)
+        samples = select(samples, self.limit)
+        bench = BENCHMARKS.get(task.benchmark)
         if bench is not None and bench.prepare is not None:
-            samples = [bench.prepare(s, task["id"]) for s in samples]
-        samples, accel_notes = transform_samples(task.get("acceleration"), samples, self.tokenizer, task)
+            samples = [bench.prepare(s, task.id) for s in samples]
+        samples, accel_notes = transform_samples(task.active_acceleration, samples, self.tokenizer, task)
         builder = builder_for_task(task, self.tokenizer, self.model_dir)
         t1 = time.perf_counter()
         try:
             prompts = dict(zip((s["id"] for s in samples), builder.build_many(samples)))
         except InputError as exc:
-            raise InputError(*[f"{task['id']}/{problem}" for problem in exc.problems]) from None
+            raise InputError(*[f"{task.id}/{problem}" for problem in exc.problems]) from None
         return Prepared(samples, accel_notes, prompts, t1 - t0, time.perf_counter() - t1)
 
     def run_tasks(self) -> None:
@@ -236,7 +240,7 @@ class Pipeline:
         imports are loaded by then, so no two threads import the same libraries at once (a task that
         generated nothing leaves the next one to be prepared when it starts). A task's own preparation
         errors are raised when that task starts, as if it had been prepared then."""
-        tasks = self.effective["tasks"]
+        tasks = self.tasks
         for index, task in enumerate(tasks):
             t0 = time.perf_counter()
             prepared = self.upcoming.pop().result() if self.upcoming else self.prepare(task)
@@ -248,12 +252,12 @@ class Pipeline:
         if self.loaded is None:  # everything was already done: still record where this (empty) run happened
             self.write_environment()
 
-    def run_task(self, task: dict[str, Any], prepared: Prepared, following: dict[str, Any] | None) -> None:
+    def run_task(self, task: TaskSpec, prepared: Prepared, following: TaskSpec | None) -> None:
         """A task's batches, fixed by the whole task (longest prompts first), so a resumed run replays
         exactly the batches an uninterrupted run would have run; finished samples are skipped."""
-        records_file = RecordFile(self.run.path, task["id"])
+        records_file = RecordFile(self.run.path, task.id)
         done = {r.id for r in records_file.load(repair=True)}
-        progress = Progress(task["id"], len(prepared.samples))
+        progress = Progress(task.id, len(prepared.samples))
         progress.start(len(done))
         prompts = prepared.prompts
         batch_size = int(self.effective["engine"].get("args", {}).get("batch_size", 1))
@@ -268,24 +272,24 @@ class Pipeline:
             if self.loaded is not None and not self.upcoming and following is not None:
                 self.upcoming.append(Background(self.prepare, following))
 
-    def run_batch(self, task: dict[str, Any], prepared: Prepared, batch: list[dict[str, Any]],
+    def run_batch(self, task: TaskSpec, prepared: Prepared, batch: list[Sample],
                   done: set[str]) -> tuple[list[Record], float]:
         """One batch generated (its skipped prompts are not sent); its records and the seconds it took."""
-        prompts, gen = prepared.prompts, task["generation"]
+        prompts, gen = prepared.prompts, task.generation
         runnable = [s for s in batch if not prompts[s["id"]]["skipped"]]
         outputs = {}
         active = self.engine() if runnable else None
-        if active is not None and self.configured != task["id"]:
-            configure_engine(active, task.get("acceleration"), task["id"])
-            self.configured = task["id"]
-            if task.get("acceleration"):
-                self.by_task[task["id"]] = active.versions()
+        if active is not None and self.configured != task.id:
+            configure_engine(active, task.active_acceleration, task.id)
+            self.configured = task.id
+            if task.active_acceleration:
+                self.by_task[task.id] = active.versions()
                 self.write_environment()
         t0 = time.perf_counter()
         if runnable:
-            requests = [Request(s["id"], prompts[s["id"]]["text"], gen["max_new_tokens"],
-                                tuple(gen.get("stop", ())), gen.get("temperature", 0.0),
-                                gen.get("top_p", 1.0), gen.get("seed", 0)) for s in runnable]
+            requests = [Request(s["id"], prompts[s["id"]]["text"], gen.max_new_tokens, gen.stops,
+                                0.0 if gen.temperature is None else gen.temperature,
+                                1.0 if gen.top_p is None else gen.top_p, gen.seed or 0) for s in runnable]
             outputs = {o.id: o for o in active.generate(requests)}
         elapsed = time.perf_counter() - t0
         self.generate_seconds += elapsed
@@ -321,17 +325,17 @@ def record_meta(benchmark: str, sample: dict[str, Any], notes: dict[str, Any] | 
     return {**meta, **(notes or {})}
 
 
-def _record(task: dict[str, Any], sample: dict[str, Any], prompt: dict[str, Any], output,
+def _record(task: TaskSpec, sample: Sample, prompt: dict[str, Any], output,
             notes: dict[str, Any] | None = None) -> Record:
     answers = sample.get("answers", [])
     references = [str(a) for a in (answers if isinstance(answers, list) else [answers])]
-    meta = record_meta(task["benchmark"], sample, notes)
+    meta = record_meta(task.benchmark, sample, notes)
     text = prompt["text"]
     prediction = output.text if output else None
-    bench = BENCHMARKS.get(task["benchmark"])
+    bench = BENCHMARKS.get(task.benchmark)
     length = sample.get(bench.length_field) if bench and bench.length_field else None
     return Record(
-        id=sample["id"], task=task["id"], benchmark=task["benchmark"],
+        id=sample["id"], task=task.id, benchmark=task.benchmark,
         length=length if isinstance(length, int) and not isinstance(length, bool) else None,
         depth=sample.get("depth"), prompt_sha256=sha256_text(text) if text is not None else None,
         prompt_head=text[:PROMPT_EDGE_CHARS] if text is not None else None,
@@ -339,8 +343,8 @@ def _record(task: dict[str, Any], sample: dict[str, Any], prompt: dict[str, Any]
         input_tokens_before=prompt["tokens_before"], input_tokens=prompt["tokens_after"],
         truncated=prompt["truncated"], skipped=prompt["skipped"], prediction=prediction, references=references,
         output_tokens=output.output_tokens if output else 0, finish_reason=output.finish_reason if output else None,
-        scores=score_sample(task["metrics"], prediction, references, meta) if output else {},
-        meta=meta, acceleration=record_label(task.get("acceleration")))
+        scores=score_sample(list(task.metrics), prediction, references, meta) if output else {},
+        meta=meta, acceleration=record_label(task.active_acceleration))
 
 
 def run_header(effective: dict[str, Any]) -> dict[str, Any]:
@@ -352,13 +356,14 @@ def run_header(effective: dict[str, Any]) -> dict[str, Any]:
 def score_run(run_dir: Path) -> Scores:
     """Re-score a run from its records alone (no model): recompute every metric, then aggregate."""
     effective = RunDir(run_dir).read(MANIFEST)
-    metrics = {t["id"]: t["metrics"] for t in effective["tasks"]}
+    tasks = RunDir(run_dir).tasks(effective)
+    metrics = {t.id: list(t.metrics) for t in tasks}
     records = {}
     for task_id, task_records in read_records(run_dir).items():
         records[task_id] = [
             Record(**{**r.__dict__, "scores": score_sample(metrics[task_id], r.prediction, r.references, r.meta)})
             if r.prediction is not None else r for r in task_records]
-    scores = suite_scores(records, effective["tasks"], effective["manifest_digest"],
+    scores = suite_scores(records, tasks, effective["manifest_digest"],
                           Suite.from_json(effective["suite"], "manifest.json/suite"),
                           ModelRef(effective["model"]["id"], effective["model"]["weights_sha256"]))
     RunDir(run_dir).write(SCORES, scores.to_json())

@@ -16,10 +16,11 @@ from harness.benchmarks import BENCHMARKS
 from harness.metrics import score
 from loomcore.records import Record
 from loomcore.specs import SCORES_SCHEMA, ModelRef, Scores, Suite
+from loomcore.taskspec import JSONObject, TaskSpec
 
 
 def score_sample(metrics: list[str], prediction: str, references: list[str],
-                 meta: dict[str, Any] | None = None) -> dict[str, float]:
+                 meta: JSONObject | None = None) -> dict[str, float]:
     return {name: score(name, prediction, references, meta or {}) for name in metrics}
 
 
@@ -96,12 +97,11 @@ def benchmark_score(name: str, by_task: dict[str, float]) -> dict[str, Any]:
     return out
 
 
-def suite_scores(records_by_task: dict[str, list[Record]], tasks: list[dict[str, Any]], manifest_digest: str,
+def suite_scores(records_by_task: dict[str, list[Record]], tasks: list[TaskSpec], manifest_digest: str,
                  suite: Suite, model: ModelRef) -> Scores:
     """scores.json of these records: the run (manifest digest, suite, model), tasks, benchmarks, suite average."""
-    per_task = {t["id"]: {"benchmark": t["benchmark"],
-                          **task_scores(records_by_task.get(t["id"], []), t["metrics"],
-                                        _group_fields(t["benchmark"]))}
+    per_task = {t.id: {"benchmark": t.benchmark,
+                       **task_scores(records_by_task.get(t.id, []), list(t.metrics), _group_fields(t.benchmark))}
                 for t in tasks}
     benchmarks: dict[str, dict[str, float]] = defaultdict(dict)
     for task_id, task in per_task.items():

@@ -34,6 +34,7 @@ from typing import Any
 from loomcore.errors import InputError
 from loomcore.hashing import canonical_json, strict_json_loads
 from loomcore.specs import JudgeScores, Scores
+from loomcore.taskspec import TaskSpec, tasks_from_json
 
 MANIFEST = "manifest.json"
 ENVIRONMENT = "environment.json"
@@ -133,6 +134,14 @@ class RunDir:
     def scores(self) -> Scores:
         """scores.json as a typed ``loomcore.specs.Scores``, every field checked (exit 2 naming a bad one)."""
         return Scores.from_json(self.read(SCORES), str(self.path / SCORES))
+
+    def tasks(self, effective: Any = None) -> list[TaskSpec]:
+        """The effective manifest's tasks as typed ``loomcore.taskspec.TaskSpec`` (from ``effective``,
+        its manifest.json already read, or read here), every field checked (exit 2 naming a bad one)."""
+        effective = self.read(MANIFEST) if effective is None else effective
+        if not isinstance(effective, dict):
+            raise InputError(f"{self.path / MANIFEST}: not an object — the run directory is damaged")
+        return tasks_from_json(effective.get("tasks"), f"{self.path / MANIFEST}/tasks")
 
     def judge_scores(self) -> JudgeScores:
         """judge_scores.json as a typed ``loomcore.specs.JudgeScores``, every field checked."""

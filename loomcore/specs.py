@@ -124,8 +124,10 @@ class TaskScores:
     """One task of the suite.
 
     - ``benchmark``: the benchmark the task belongs to.
-    - ``metric``: the primary metric (the manifest's first), whose figures ``summary`` and
-      ``by_length`` repeat.
+    - ``metric``: the primary metric (the manifest's first); the task's ``summary`` (``score``,
+      ``stderr``, ``n``) and ``by_length`` are that metric's, derived here, not stored twice. The
+      file repeats them at the task's top level (what readers of scores.json look up first); a file
+      whose copy differs from its primary metric's is refused, naming the field.
     - ``metrics``: every metric of the task by name.
     - ``n_records``, ``n_skipped``, ``n_errors``, ``n_truncated``: records written; of them skipped (the
       template cannot fit), failed (an engine error) and cut by truncation. Skipped and failed records
@@ -134,13 +136,19 @@ class TaskScores:
 
     benchmark: str
     metric: str
-    summary: Summary
-    by_length: dict[str, Summary]
     metrics: dict[str, MetricScores]
     n_records: int
     n_skipped: int
     n_errors: int
     n_truncated: int
+
+    @property
+    def summary(self) -> Summary:
+        return self.metrics[self.metric].summary
+
+    @property
+    def by_length(self) -> dict[str, Summary]:
+        return self.metrics[self.metric].by_length
 
     @property
     def score(self) -> float | None:
@@ -159,10 +167,16 @@ class TaskScores:
         data = _object(data, where)
         metrics = {str(k): MetricScores.from_json(v, f"{where}/metrics/{k}")
                    for k, v in _object(data.get("metrics"), f"{where}/metrics").items()}
-        return cls(_string(data.get("benchmark"), f"{where}/benchmark"), _string(data.get("metric"), f"{where}/metric"),
-                   Summary.from_json(data, where), _summaries(data.get("by_length", {}), f"{where}/by_length"),
-                   metrics, *(_count(data.get(k), f"{where}/{k}")
-                              for k in ("n_records", "n_skipped", "n_errors", "n_truncated")))
+        metric = _string(data.get("metric"), f"{where}/metric")
+        if metric not in metrics:
+            raise _bad(f"{where}/metric", metric, f"one of the task's metrics ({', '.join(metrics) or 'none'})")
+        task = cls(_string(data.get("benchmark"), f"{where}/benchmark"), metric, metrics,
+                   *(_count(data.get(k), f"{where}/{k}") for k in ("n_records", "n_skipped", "n_errors", "n_truncated")))
+        copy = Summary.from_json(data, where), _summaries(data.get("by_length", {}), f"{where}/by_length")
+        for name, theirs, ours in (("score", copy[0], task.summary), ("by_length", copy[1], task.by_length)):
+            if theirs != ours:
+                raise _bad(f"{where}/{name}", theirs, f"the primary metric {metric!r}'s figures")
+        return task
 
     def to_json(self) -> dict[str, Any]:
         return {"benchmark": self.benchmark, "metric": self.metric, "n_records": self.n_records,

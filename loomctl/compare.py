@@ -21,7 +21,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from statistics import NormalDist
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -37,6 +37,7 @@ from loomcore.rundir import (
     read_json,
 )
 from loomcore.specs import Scores, Summary
+from loomcore.taskspec import TaskSpec, tasks_from_json
 
 DEFAULT_TOLERANCE = {"alpha": 0.05, "margin": 5.0, "bootstrap_samples": 2000, "seed": 0}
 
@@ -196,27 +197,27 @@ def holm(p_values: list[float], min_attainable: list[float] | None = None, alpha
     return adjusted
 
 
-PIN_FIELDS = {
-    "data": lambda t: {k: t["dataset"].get(k) for k in ("sha256", "revision", "generator_version", "seed")},
-    "template": lambda t: {k: t["prompt"].get(k) for k in ("sha256", "chat_template", "chat_template_sha256")},
-    "truncation": lambda t: t["truncation"],
-    "generation": lambda t: t["generation"],
-    "metrics": lambda t: t["metrics"],
-    "acceleration": lambda t: t.get("acceleration") or {"kind": "none"},
+PIN_FIELDS: dict[str, Callable[[TaskSpec], Any]] = {
+    "data": lambda t: {k: getattr(t.dataset, k) for k in ("sha256", "revision", "generator_version", "seed")},
+    "template": lambda t: {k: getattr(t.prompt, k) for k in ("sha256", "chat_template", "chat_template_sha256")},
+    "truncation": lambda t: t.truncation.to_json(),
+    "generation": lambda t: t.generation.to_json(),
+    "metrics": lambda t: list(t.metrics),
+    "acceleration": lambda t: t.active_acceleration.to_json() if t.active_acceleration else {"kind": "none"},
 }
 
 
-def _task_pin_differences(g_task: dict[str, Any], task: dict[str, Any]) -> list[str]:
+def _task_pin_differences(g_task: TaskSpec, task: TaskSpec) -> list[str]:
     out = []
     for name, pick in PIN_FIELDS.items():
         a, b = pick(g_task), pick(task)
         if a == b:
             continue
         if isinstance(a, dict) and isinstance(b, dict):
-            out += [f"{task['id']} {name}.{k}: {json.dumps(a.get(k))} -> {json.dumps(b.get(k))}"
+            out += [f"{task.id} {name}.{k}: {json.dumps(a.get(k))} -> {json.dumps(b.get(k))}"
                     for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
         else:
-            out.append(f"{task['id']} {name}: {json.dumps(a)} -> {json.dumps(b)}")
+            out.append(f"{task.id} {name}: {json.dumps(a)} -> {json.dumps(b)}")
     return out
 
 
@@ -226,10 +227,10 @@ def pin_differences(golden: Side, new: Side) -> list[str]:
         return ["(one side has no effective manifest: pins cannot be compared)"]
     gm, nm = golden.manifest, new.manifest
     out = _run_pin_differences(gm, nm)
-    g_tasks = {t["id"]: t for t in gm["tasks"]}
-    for task in nm["tasks"]:
-        out += ([f"{task['id']}: only in new"] if task["id"] not in g_tasks
-                else _task_pin_differences(g_tasks[task["id"]], task))
+    g_tasks = {t.id: t for t in tasks_from_json(gm.get("tasks"), "golden manifest.json/tasks")}
+    for task in tasks_from_json(nm.get("tasks"), "new manifest.json/tasks"):
+        out += ([f"{task.id}: only in new"] if task.id not in g_tasks
+                else _task_pin_differences(g_tasks[task.id], task))
     ge, ne = golden.environment or {}, new.environment or {}
     for key in ("torch", "transformers", "tokenizers", "cuda", "gpus", "cpu"):
         if key in ge and key in ne and ge[key] != ne[key]:

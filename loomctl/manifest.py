@@ -21,10 +21,13 @@ from harness import (
 )
 from loomcore.errors import InputError
 from loomcore.hashing import sha256_json, strict_json_loads
+from loomcore.taskspec import Acceleration, Dataset, Generation, Prompt, TaskSpec, Truncation
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "manifests" / "schema" / "manifest.v1.json"
 SUPPORTED_MAJOR = "1"
-SETTINGS_KEYS = ("prompt", "truncation", "generation", "metrics", "aggregation", "acceleration")
+# ``aggregation`` is accepted (schema 1 allows "mean" only) and not carried into the effective manifest:
+# a benchmark's score is always its own aggregation (``harness.benchmarks``), never this setting.
+SETTINGS_KEYS = ("prompt", "truncation", "generation", "metrics", "acceleration")
 
 
 @dataclass
@@ -43,8 +46,10 @@ class Manifest:
 
 
 @dataclass(frozen=True)
-class TaskSpec:
-    """One task's effective settings: suite defaults, then benchmark defaults, then the task."""
+class ManifestTask:
+    """One task of a manifest as written, with defaults applied (suite, then benchmark, then the task):
+    tolerant of malformed parts, for validation and pinning (validation reports those). A valid
+    manifest's tasks become the typed effective ``loomcore.taskspec.TaskSpec`` with ``effective``."""
 
     benchmark: str
     id: str
@@ -53,18 +58,40 @@ class TaskSpec:
     truncation: dict[str, Any]
     generation: dict[str, Any]
     metrics: tuple[str, ...]
-    aggregation: str
     pointer: str = field(compare=False)
     acceleration: dict[str, Any] | None = None
 
+    def effective(self, template: str) -> TaskSpec:
+        """The task as the harness runs it, its template's text inlined (``template_file`` dropped)."""
+        prompt = {**{k: v for k, v in self.prompt.items() if k != "template_file"}, "template": template}
+        at = self.pointer
+        return TaskSpec(benchmark=self.benchmark, id=self.id, dataset=Dataset.from_json(self.dataset, f"{at}/dataset"),
+                        prompt=Prompt.from_json(prompt, f"{at}/prompt"),
+                        truncation=Truncation.from_json(self.truncation, f"{at}/truncation"),
+                        generation=Generation.from_json(self.generation, f"{at}/generation"),
+                        metrics=self.metrics,
+                        acceleration=Acceleration.from_json(self.acceleration, f"{at}/acceleration")
+                        if self.acceleration and self.acceleration.get("kind", "none") != "none" else None)
+
     def as_dict(self) -> dict[str, Any]:
+        """The task's settings as written (``loomctl show``): the template is still a file's name."""
         out = {"benchmark": self.benchmark, "id": self.id, "dataset": self.dataset, "prompt": self.prompt,
-               "truncation": self.truncation, "generation": self.generation,
-               "metrics": list(self.metrics), "aggregation": self.aggregation}
-        # Only a task that uses an acceleration method names one, so full-cache manifests keep their digest.
+               "truncation": self.truncation, "generation": self.generation, "metrics": list(self.metrics)}
         if self.acceleration and self.acceleration.get("kind", "none") != "none":
             out["acceleration"] = self.acceleration
         return out
+
+    @property
+    def typed_acceleration(self) -> Acceleration | None:
+        """The task's acceleration method, typed; None for the full cache (or a malformed setting,
+        which validation reports)."""
+        spec = self.acceleration
+        if not spec or spec.get("kind", "none") == "none":
+            return None
+        try:
+            return Acceleration.from_json(spec, f"{self.pointer}/acceleration")
+        except InputError:
+            return None
 
 
 def load(path: str | Path) -> Manifest:
@@ -217,7 +244,7 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def tasks(manifest: Manifest) -> list[TaskSpec]:
+def tasks(manifest: Manifest) -> list[ManifestTask]:
     """Effective per-task settings; tolerant of malformed parts (validation reports those)."""
     data = manifest.data
     suite_defaults = {k: v for k, v in _as_dict(data.get("defaults")).items() if k in SETTINGS_KEYS}
@@ -229,12 +256,11 @@ def tasks(manifest: Manifest) -> list[TaskSpec]:
         for t_index, task in enumerate(_as_list(bench.get("tasks"))):
             task = _as_dict(task)
             settings = _merge(bench_defaults, {k: v for k, v in task.items() if k in SETTINGS_KEYS})
-            out.append(TaskSpec(
+            out.append(ManifestTask(
                 benchmark=str(bench.get("name")), id=str(task.get("id")), dataset=_as_dict(task.get("dataset")),
                 prompt=_as_dict(settings.get("prompt")), truncation=_as_dict(settings.get("truncation")),
                 generation=_as_dict(settings.get("generation")),
                 metrics=tuple(m for m in _as_list(settings.get("metrics")) if isinstance(m, str)),
-                aggregation=str(settings.get("aggregation", "mean")),
                 acceleration=_as_dict(settings.get("acceleration")) or None,
                 pointer=f"benchmarks/{b_index}/tasks/{t_index}"))
     return out
@@ -304,7 +330,7 @@ def semantic_problems(manifest: Manifest) -> list[str]:
         if "max_new_tokens" not in task.generation:
             problems.append(f"{at}/generation/max_new_tokens: missing — set it in the task or in defaults")
         problems += _dataset_problems(manifest, task)
-        problems += harness_api.acceleration_problems(task.acceleration, task.id)
+        problems += harness_api.acceleration_problems(task.typed_acceleration, task.id)
     problems += _template_budget_problems(manifest)
     model = _as_dict(manifest.data.get("model"))
     if "path" in model:
@@ -338,7 +364,7 @@ def _image_cuda_problems(data: dict[str, Any]) -> list[str]:
     return []
 
 
-def _prompt_problems(manifest: Manifest, task: TaskSpec) -> list[str]:
+def _prompt_problems(manifest: Manifest, task: ManifestTask) -> list[str]:
     at = f"{task.pointer}/prompt"
     has_text, has_file = "template" in task.prompt, "template_file" in task.prompt
     if has_text == has_file:
@@ -356,7 +382,7 @@ def _prompt_problems(manifest: Manifest, task: TaskSpec) -> list[str]:
     return []
 
 
-def _truncation_problems(task: TaskSpec) -> list[str]:
+def _truncation_problems(task: ManifestTask) -> list[str]:
     at = f"{task.pointer}/truncation"
     problems = [f"{at}/{key}: missing — set it in the task or in defaults"
                 for key in ("policy", "budget_tokens") if key not in task.truncation]
@@ -400,7 +426,7 @@ def _template_budget_problems(manifest: Manifest) -> list[str]:
     return problems
 
 
-def _dataset_problems(manifest: Manifest, task: TaskSpec) -> list[str]:
+def _dataset_problems(manifest: Manifest, task: ManifestTask) -> list[str]:
     at = f"{task.pointer}/dataset"
     ds = task.dataset
     if ds.get("source") == "generator":

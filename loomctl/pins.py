@@ -17,6 +17,7 @@ from typing import Any
 from harness import api as harness_api  # its names resolve on first use
 from loomcore.errors import InputError
 from loomcore.hashing import HashCache, hash_model, samples_sha256, sha256_text
+from loomcore.taskspec import Dataset
 from loomctl import manifest as mf
 
 
@@ -42,7 +43,7 @@ def model_dir_of(manifest: mf.Manifest, override: Path | None) -> Path:
     return mf.resolve_path(manifest, model["path"], "model/path")
 
 
-def _task_location(manifest: mf.Manifest, task: mf.TaskSpec, key: str) -> tuple[str | int, ...]:
+def _task_location(manifest: mf.Manifest, task: mf.ManifestTask, key: str) -> tuple[str | int, ...]:
     """Where a task's setting is written: the task itself if it sets it, else the defaults that do."""
     b_index, t_index = (int(x) for x in task.pointer.split("/")[1::2])
     bench = manifest.data["benchmarks"][b_index]
@@ -76,7 +77,7 @@ def compute(manifest: mf.Manifest, model_dir: Path | None = None, data_dir: Path
     all_tasks = mf.tasks(manifest)
     # Files and hub data first: a fixture that does not load is named before any synthetic data is made.
     loaded = {task.pointer: samples_sha256(harness_api.load_samples(
-                  task.dataset, manifest.root, get_tokenizer, data_dir, reuse_generated=False, where=task.pointer))
+                  Dataset.from_json(task.dataset, f"{task.pointer}/dataset"), manifest.root, get_tokenizer, data_dir, reuse_generated=False, where=task.pointer))
               for task in all_tasks if task.dataset.get("source") != "generator"}
     generated = generated_hashes([t.dataset for t in all_tasks if t.dataset.get("source") == "generator"], folder,
                                  get_tokenizer)
@@ -103,7 +104,8 @@ def _dataset_key(dataset: dict[str, Any]) -> str:
 def _generated_sha256(dataset: dict[str, Any], tokenizer=lambda: _WORKER_TOKENIZER[0]) -> str:
     """One generated dataset's content hash (regenerated, never from the cache); in a worker, with the
     worker's tokenizer."""
-    return samples_sha256(harness_api.load_samples(dataset, Path("."), tokenizer, reuse_generated=False))
+    return samples_sha256(harness_api.load_samples(Dataset.from_json(dataset, "dataset"), Path("."), tokenizer,
+                                                   reuse_generated=False))
 
 
 _WORKER_TOKENIZER: list[Any] = []

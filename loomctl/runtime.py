@@ -52,13 +52,11 @@ def effective_manifest(manifest: mf.Manifest, runtime: dict[str, Any], limit: in
                            "reachable) and commit the manifest; runs refuse unpinned inputs" for p in open_pins])
     tasks = []
     for task in mf.tasks(manifest):
-        spec = task.as_dict()
         text = mf.template_text(manifest, task.prompt, task.pointer)
         if sha256_text(text) != task.prompt["sha256"]:
             raise InputError(f"{task.pointer}/prompt/sha256: the template hashes to {sha256_text(text)}, the "
                              f"manifest pins {task.prompt['sha256']} — restore the template or re-pin")
-        spec["prompt"] = {**{k: v for k, v in task.prompt.items() if k != "template_file"}, "template": text}
-        tasks.append(spec)
+        tasks.append(task.effective(text).to_json())
     data = manifest.data
     return {"schema": EFFECTIVE_SCHEMA, "manifest_digest": manifest.digest, "suite": data["suite"],
             "model": data["model"], "engine": data["engine"], "accelerator": data["accelerator"],

@@ -17,34 +17,37 @@ from loomcore.hashing import sha256_text
 from loomcore.records import read_records
 from loomcore.rundir import MANIFEST, RunDir
 from loomcore.specs import Scores
+from loomcore.taskspec import TaskSpec
 
 
 def verify(run_dir: Path, model_dir: Path | None = None, root: Path | None = None) -> list[str]:
     """Every problem found (empty when the bundle is consistent)."""
-    effective, published = RunDir(run_dir).read(MANIFEST), RunDir(run_dir).scores()
+    run = RunDir(run_dir)
+    effective, published = run.read(MANIFEST), run.scores()
     problems: list[str] = []
     if published.manifest_digest != effective.get("manifest_digest"):
         problems.append(f"scores.json: manifest_digest {published.manifest_digest} is not the run's "
                         f"{effective.get('manifest_digest')}")
     records = read_records(run_dir)
-    tasks = {t["id"]: t for t in effective["tasks"]}
+    typed = run.tasks(effective)
+    tasks = {t.id: t for t in typed}
     for name in sorted(set(records) - set(tasks)):
         problems.append(f"samples/{name}.jsonl: a task the manifest does not have")
     for task_id, task in tasks.items():
         problems += _record_problems(task, records.get(task_id, []))
-    problems += _aggregate_problems(effective, records, published)
+    problems += _aggregate_problems(typed, records, published)
     if model_dir is not None and root is not None:
-        problems += _against_inputs(effective, records, model_dir, root)
+        problems += _against_inputs(typed, effective.get("limit"), records, model_dir, root)
     return problems
 
 
-def _record_problems(task: dict[str, Any], rows: list) -> list[str]:
+def _record_problems(task: TaskSpec, rows: list) -> list[str]:
     """A task's records on their own: present, each once, scored as their prediction scores, cut at
     the stop strings."""
-    task_id = task["id"]
+    task_id = task.id
     problems = [] if rows else [f"samples/{task_id}.jsonl: missing or empty"]
     seen: set[str] = set()
-    stops = task["generation"].get("stop", [])
+    stops = task.generation.stops
     for r in rows:
         where = f"samples/{task_id}.jsonl: {r.id}"
         if r.id in seen:
@@ -52,7 +55,7 @@ def _record_problems(task: dict[str, Any], rows: list) -> list[str]:
         seen.add(r.id)
         if r.prediction is None:
             continue
-        expected = score_sample(task["metrics"], r.prediction, r.references, r.meta)
+        expected = score_sample(list(task.metrics), r.prediction, r.references, r.meta)
         if expected != r.scores:
             problems.append(f"{where}: recorded scores {r.scores} but the prediction scores {expected}")
         if any(s in r.prediction for s in stops):
@@ -60,13 +63,13 @@ def _record_problems(task: dict[str, Any], rows: list) -> list[str]:
     return problems
 
 
-def _aggregate_problems(effective: dict[str, Any], records, published: Scores) -> list[str]:
+def _aggregate_problems(tasks: list[TaskSpec], records, published: Scores) -> list[str]:
     """scores.json against the scores the records give."""
     problems = []
-    rescored = suite_scores({k: v for k, v in records.items()}, effective["tasks"], published.manifest_digest,
+    rescored = suite_scores({k: v for k, v in records.items()}, tasks, published.manifest_digest,
                             published.suite, published.model)
-    for task in effective["tasks"]:
-        task_id = task["id"]
+    for task in tasks:
+        task_id = task.id
         mine, theirs = _score_n(rescored, task_id), _score_n(published, task_id)
         if mine != theirs:
             problems.append(f"scores.json: {task_id} says {theirs[0]} over n={theirs[1]}, "
@@ -81,7 +84,7 @@ def _score_n(scores: Scores, task_id: str) -> tuple[float | None, int | None]:
     return (task.score, task.n) if task else (None, None)
 
 
-def _against_inputs(effective: dict[str, Any], records, model_dir: Path, root: Path) -> list[str]:
+def _against_inputs(tasks: list[TaskSpec], limit: int | None, records, model_dir: Path, root: Path) -> list[str]:
     """The records against the inputs: the data regenerated to its pin, one record per selected
     sample, every prompt re-rendered (hash, head and tail, tokens) and outputs re-counted."""
     from harness.api import builder_for_task, load_samples, select
@@ -90,21 +93,21 @@ def _against_inputs(effective: dict[str, Any], records, model_dir: Path, root: P
 
     problems = []
     tokenizer = ModelTokenizer(model_dir)
-    for task in effective["tasks"]:
-        samples = load_samples(task["dataset"], root, lambda: tokenizer)
-        if samples_sha256(samples) != task["dataset"]["sha256"]:
-            problems.append(f"{task['id']}: the regenerated data does not match the pinned content hash")
+    for task in tasks:
+        samples = load_samples(task.dataset, root, lambda: tokenizer)
+        if samples_sha256(samples) != task.dataset.sha256:
+            problems.append(f"{task.id}: the regenerated data does not match the pinned content hash")
             continue
-        by_id = {s["id"]: s for s in select(samples, effective.get("limit"))}
-        rows = {r.id: r for r in records.get(task["id"], [])}
+        by_id = {s["id"]: s for s in select(samples, limit if isinstance(limit, int) else None)}
+        rows = {r.id: r for r in records.get(task.id, [])}
         for missing in sorted(set(by_id) - set(rows)):
-            problems.append(f"samples/{task['id']}.jsonl: {missing}: missing record")
+            problems.append(f"samples/{task.id}.jsonl: {missing}: missing record")
         for extra in sorted(set(rows) - set(by_id)):
-            problems.append(f"samples/{task['id']}.jsonl: {extra}: no such sample in the pinned data")
+            problems.append(f"samples/{task.id}.jsonl: {extra}: no such sample in the pinned data")
         builder = builder_for_task(task, tokenizer, model_dir)
         present = [by_id[i] for i in rows if i in by_id]
         for sample, prompt in zip(present, builder.build_many(present)):
-            problems += _prompt_problems(f"samples/{task['id']}.jsonl", rows[sample["id"]], prompt, tokenizer)
+            problems += _prompt_problems(f"samples/{task.id}.jsonl", rows[sample["id"]], prompt, tokenizer)
     return problems
 
 

@@ -51,3 +51,11 @@ def small_run(base: Path, model_dir: Path, **kwargs) -> tuple[Path, Path]:
     result = loomctl("run", str(manifest), "--out", str(out))
     assert result.returncode == 0, result.stderr
     return out, project
+
+
+def load_samples(dataset: dict, *args, **kwargs) -> list[dict]:
+    """``harness.data.loaders.load_samples`` of a dataset written as the manifest writes it (JSON)."""
+    from harness.data.loaders import load_samples as load
+    from loomcore.taskspec import Dataset
+
+    return load(Dataset.from_json(dataset, "dataset"), *args, **kwargs)

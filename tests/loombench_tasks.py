@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from harness.benchmarks.base import TaskDef
-from harness.data.loaders import load_samples
 from harness.prompts import PromptBuilder, render
 from loomcore.tokenizer import ModelTokenizer
 from tests.conftest import ROOT
+from tests.helpers import load_samples
 
 CONTEXT_ROOM = 24  # tokens of context the small budget leaves: enough for both ends, far less than a fixture
 _MARK = "\x00CONTEXT\x00"

@@ -12,13 +12,13 @@ import sys
 import pytest
 
 from harness.accel import kv_cache, record_label, sparse
-from harness.data.loaders import load_samples
 from harness.engines import Request
 from harness.prompts import PromptBuilder
 from loomcore.errors import InputError
+from loomcore.taskspec import Acceleration
 from loomcore.tokenizer import ModelTokenizer
 from tests.conftest import ROOT, SHIPPED_MODEL
-from tests.helpers import loomctl, small_manifest
+from tests.helpers import load_samples, loomctl, small_manifest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("kvpress")
@@ -417,7 +417,7 @@ def test_loomctl_run_applies_the_method_and_records_it(project, random_model_dir
     result = loomctl("run", str(manifest), "--out", str(out))
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in (out / "samples" / "niah_single.jsonl").read_text().splitlines()]
-    assert len(records) == 2 and all(r["acceleration"] == record_label(spec) for r in records)
+    assert len(records) == 2 and all(r["acceleration"] == record_label(Acceleration.from_json(spec, "acceleration")) for r in records)
 
     data["benchmarks"][0]["tasks"][0]["acceleration"] = {**spec, "library": {"kvpress": "0.0.1"}}
     manifest.write_text(json.dumps(data))

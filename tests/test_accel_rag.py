@@ -10,13 +10,14 @@ import pytest
 
 from harness.accel import rag, record_label
 from harness.accel.checks import installed_version
-from harness.data.loaders import load_samples
 from loomcore.errors import InputError
+from loomcore.taskspec import Acceleration, Dataset, Generation, Prompt, TaskSpec, Truncation
 from loomcore.tokenizer import ModelTokenizer
 from tests.conftest import ROOT, SHIPPED_MODEL
-from tests.helpers import loomctl, small_manifest
+from tests.helpers import load_samples, loomctl, small_manifest
 
-TASK = {"id": "niah_single", "truncation": {"field": "context"}}
+TASK = TaskSpec(benchmark="ruler", id="niah_single", dataset=Dataset("generator"), prompt=Prompt("{{ context }}", "0" * 64),
+                truncation=Truncation("middle", 4096, field="context"), generation=Generation(16), metrics=("ruler_match",))
 COMMON = {"chunk_tokens": 128, "overlap_tokens": 32, "top_k": 3, "query_fields": ["query"], "order": "score",
           "separator": "\n\n"}
 BM25 = {"kind": "rag", "method": "bm25", "params": {**COMMON, "stopwords": "en", "k1": 1.5, "b": 0.75},
@@ -211,7 +212,7 @@ def test_loomctl_run_records_the_method_and_the_retrieved_chunks(project, random
     records = [json.loads(line) for line in (out / "samples" / "niah_single.jsonl").read_text().splitlines()]
     assert len(records) == 3
     for record in records:
-        assert record["acceleration"] == record_label(spec)
+        assert record["acceleration"] == record_label(Acceleration.from_json(spec, "acceleration"))
         assert record["acceleration"]["method"] == "bm25" and len(record["acceleration"]["sha256"]) == 64
         assert len(record["meta"]["retrieved_chunks"]) == 2
         # two chunks of at most 64 tokens and the separator, instead of a 512-token context

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from harness.benchmarks import BENCHMARKS
-from harness.data.loaders import load_samples
 from harness.metrics import ALL_METRICS, score
 from harness.metrics.longbench import FIRST_LINE_TASKS
 from harness.metrics.longbench_v2 import extract_choice
@@ -20,6 +19,7 @@ from harness.scoring import score_sample, task_scores
 from loomcore.errors import InputError
 from loomcore.records import Record
 from tests.conftest import ROOT
+from tests.helpers import load_samples
 
 TEMPLATES = ROOT / "manifests" / "templates"
 LONGBENCH, LONGBENCH_V2 = BENCHMARKS["longbench"], BENCHMARKS["longbench_v2"]

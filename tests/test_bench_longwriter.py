@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from harness.benchmarks import BENCHMARKS
-from harness.data.loaders import load_samples
 from harness.metrics import ALL_METRICS, REGISTRY, score
 from harness.metrics.longwriter import (
     QUALITY_DIMENSIONS,
@@ -24,6 +23,7 @@ from harness.prompts import PromptBuilder
 from harness.run import record_meta
 from loomcore.errors import InputError
 from tests.conftest import ROOT
+from tests.helpers import load_samples
 
 TEMPLATES = ROOT / "manifests" / "templates"
 LONGWRITER = BENCHMARKS["longwriter"]

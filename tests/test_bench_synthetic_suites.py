@@ -15,7 +15,6 @@ import pytest
 from harness.benchmarks import BENCHMARKS
 from harness.benchmarks.base import TaskDef
 from harness.data import synthetic
-from harness.data.loaders import load_samples
 from harness.metrics import ALL_METRICS, REGISTRY
 from harness.metrics import text as text_metrics
 from harness.metrics.counting_stars import (
@@ -28,6 +27,7 @@ from loomcore.errors import InputError
 from loomcore.hashing import samples_sha256
 from loomcore.tokenizer import ModelTokenizer
 from tests.conftest import ROOT, SHIPPED_MODEL
+from tests.helpers import load_samples
 
 TEMPLATES = ROOT / "manifests" / "templates"
 FAMILIES = ("ruler", "niah", "counting_stars")

@@ -54,7 +54,8 @@ def _flip(run_dir, task, to_value, count):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     scores = json.loads((run_dir / "scores.json").read_text())
     values = [next(iter(r["scores"].values())) for r in rows]
-    scores["tasks"][task]["score"] = 100 * sum(values) / len(values)
+    entry = scores["tasks"][task]
+    entry["score"] = entry["metrics"][entry["metric"]]["score"] = 100 * sum(values) / len(values)
     (run_dir / "scores.json").write_text(json.dumps(scores))
 
 

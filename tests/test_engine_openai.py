@@ -300,8 +300,8 @@ def test_server_commands_and_argument_split():
 
 def lite_requests() -> list[Request]:
     """Prompts of three lite tasks (short lengths), rendered as a run renders them."""
-    from harness.data.loaders import load_samples
     from harness.prompts import PromptBuilder
+    from tests.helpers import load_samples
 
     manifest = json.loads((ROOT / "manifests" / "loombench-lite.json").read_text())
     defaults = manifest["defaults"]

@@ -19,6 +19,7 @@ from harness.engines import vllm as vl
 from harness.engines.options import version_tuple
 from harness.prompts import render
 from loomcore.errors import InputError, RuntimeFailure
+from loomcore.taskspec import Acceleration
 from tests.conftest import ROOT, SHIPPED_MODEL
 
 LITE = json.loads((ROOT / "manifests" / "loombench-lite.json").read_text())
@@ -231,8 +232,8 @@ def test_kv_cache_and_sparse_attention_are_refused_on_these_engines():
         engine = cls.__new__(cls)  # the refusal needs no GPU: these engines have no set_acceleration
         for kind in ("kv_cache", "sparse_attention"):
             with pytest.raises(InputError, match=f"niah/acceleration: the {cls.name} engine does not support {kind}"):
-                configure_engine(engine, {"kind": kind, "method": "snapkv"}, "niah")
-        configure_engine(engine, {"kind": "none"}, "niah")  # no method: nothing to refuse
+                configure_engine(engine, Acceleration(kind, "snapkv"), "niah")
+        configure_engine(engine, Acceleration("none"), "niah")  # no method: nothing to refuse
 
 
 def test_engine_modules_import_neither_the_engines_nor_torch():

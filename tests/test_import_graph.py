@@ -101,3 +101,22 @@ def test_the_schema_names_exactly_the_registered_engines_and_flavours():
     assert sorted(ENGINES) in [sorted(e) for e in enums if e]
     assert sorted(FLAVOURS) in [sorted(e) for e in enums if e]
     assert all(row.package for row in ENGINES.values())
+
+
+def test_no_entry_point_of_the_harness_api_takes_or_returns_an_untyped_dict():
+    """What crosses from the harness to the host is typed: the effective manifest's tasks are
+    ``loomcore.taskspec`` specs, scores ``loomcore.specs``; raw JSON (dataset rows, a generator's
+    params, an engine section being validated) is named as JSON. No ``Any`` in a signature."""
+    import inspect
+
+    from harness import api
+
+    untyped = []
+    for name in api.__all__:
+        value = getattr(api, name)
+        if not callable(value) or isinstance(value, (dict, list, type)):
+            continue
+        signature = inspect.signature(value)
+        annotations = [str(p.annotation) for p in signature.parameters.values()] + [str(signature.return_annotation)]
+        untyped += [f"{name}: {a}" for a in annotations if "Any" in a or a == str(inspect.Parameter.empty)]
+    assert untyped == []

@@ -18,6 +18,7 @@ from harness.judge_run import JUDGED, judged_tasks, load_judges, parse_judge_dir
 from loomcore.errors import InputError
 from loomcore.hashing import HashCache, hash_model
 from loomcore.specs import JudgeScores
+from loomcore.taskspec import Dataset, Generation, Prompt, TaskSpec, Truncation
 from tests.conftest import ROOT, SHIPPED_MODEL
 from tests.helpers import loomctl
 
@@ -277,14 +278,20 @@ def test_a_run_without_judge_metrics_gets_empty_judge_scores(tmp_path):
     assert not (run_dir / "judge").exists()
 
 
+def _task(task_id: str, benchmark: str) -> TaskSpec:
+    return TaskSpec(benchmark=benchmark, id=task_id, dataset=Dataset("local", path="d.jsonl"),
+                    prompt=Prompt("{{ input }}", "0" * 64), truncation=Truncation("middle", 4096),
+                    generation=Generation(16), metrics=("exact_match",))
+
+
 def test_the_upstream_quality_judge_is_refused_as_unpinnable():
     v1 = read_json(ROOT / "manifests" / "loombench-v1.json")
-    effective = {"judges": v1["judges"], "tasks": [{"id": LONGWRITER_TASK, "benchmark": "longwriter"}]}
+    effective = {"judges": v1["judges"]}
     with pytest.raises(InputError) as refused:
-        load_judges(effective, judged_tasks(effective), ROOT / "manifests", {})
+        load_judges(effective, judged_tasks([_task(LONGWRITER_TASK, "longwriter")]), ROOT / "manifests", {})
     assert refused.value.problems[0].startswith("judges/quality/weights_sha256: open pin — gpt-4o-2024-05-13 is "
                                                 "served by an API whose weights cannot be hashed")
-    assert judged_tasks({"tasks": [{"id": "l_citeeval_niah", "benchmark": "l_citeeval"}]}) == []
+    assert judged_tasks([_task("l_citeeval_niah", "l_citeeval")]) == []
     with pytest.raises(InputError, match="given twice"):
         parse_judge_dirs(["nli=a", "nli=b"])
 

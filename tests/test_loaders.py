@@ -6,9 +6,11 @@ import json
 
 import pytest
 
-from harness.data.loaders import check_pin, load_samples
+from harness.data.loaders import check_pin
 from loomcore.errors import InputError
 from loomcore.hashing import samples_sha256
+from loomcore.taskspec import Dataset
+from tests.helpers import load_samples
 
 ROWS = [{"_id": "a1", "input": "What?", "context": "Some text.", "answers": ["x"]},
         {"_id": "b2", "input": "Who?", "context": "Other text.", "answers": ["y", "z"]}]
@@ -29,7 +31,7 @@ def test_jsonl_and_parquet_give_the_same_samples_and_hash(tmp_path):
     b = load_samples({**spec, "path": "d.parquet"}, tmp_path, no_tokenizer)
     assert a == b
     assert [s["id"] for s in a] == ["a1", "b2"] and a[0]["query"] == "What?"
-    assert check_pin(a, {"sha256": samples_sha256(b)}, "t") == samples_sha256(a)
+    assert check_pin(a, Dataset("local", sha256=samples_sha256(b)), "t") == samples_sha256(a)
 
 
 def test_limit_and_missing_field(tmp_path):
@@ -46,7 +48,7 @@ def test_one_changed_character_fails_the_pin(tmp_path):
     path.write_text(path.read_text().replace("Other", "Otter"))
     samples = load_samples({"source": "local", "path": "d.jsonl"}, tmp_path, no_tokenizer)
     with pytest.raises(InputError, match=pinned):
-        check_pin(samples, {"sha256": pinned}, "task")
+        check_pin(samples, Dataset("local", sha256=pinned), "task")
 
 
 def test_hub_dataset_offline_and_uncached_fails_closed(tmp_path, monkeypatch):
@@ -77,5 +79,5 @@ def test_generated_cache_is_reused_by_runs_but_never_by_pins(tmp_path, monkeypat
     cached.write_text(cached.read_text().replace("VAR", "VAL"))  # a corrupted cache entry
     assert load_samples(spec, tmp_path, lambda: tok) != fresh  # a run reads it, and its pin check fails
     with pytest.raises(InputError):
-        check_pin(load_samples(spec, tmp_path, lambda: tok), {"sha256": samples_sha256(fresh)}, "vt")
+        check_pin(load_samples(spec, tmp_path, lambda: tok), Dataset("local", sha256=samples_sha256(fresh)), "vt")
     assert load_samples(spec, tmp_path, lambda: tok, reuse_generated=False) == fresh  # a pin regenerates

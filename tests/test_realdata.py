@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from harness.benchmarks import BENCHMARKS
-from harness.data.loaders import load_samples
 from harness.run import _record
 from loomcore.errors import InputError
+from loomcore.taskspec import Dataset, Generation, Prompt, TaskSpec, Truncation
 from tests.conftest import ROOT
+from tests.helpers import load_samples
 
 REALDATA = next((p for p in (ROOT.parent / "shared" / "realdata", Path("/work/shared/realdata")) if p.is_dir()), None)
 pytestmark = pytest.mark.skipif(REALDATA is None, reason="../shared/realdata is not beside this checkout")
@@ -38,7 +39,9 @@ def test_infinitebench_rows_from_the_official_generator_load_with_stable_ids_and
     assert samples == load_samples(dataset, REALDATA / "fixtures", no_tokenizer)  # stable
     rows = [json.loads(line) for line in (REALDATA / "fixtures" / dataset["path"]).read_text().splitlines()]
     prompt = {"text": "p", "tokens_before": 1, "tokens_after": 1, "truncated": False, "skipped": False}
-    task = {"id": "infinitebench_passkey", "benchmark": "infinitebench", "metrics": ["infinitebench_first_integer"]}
+    task = TaskSpec(benchmark="infinitebench", id="infinitebench_passkey", dataset=Dataset.from_json(dataset, "d"),
+                    prompt=Prompt("{{ context }}", "0" * 64), truncation=Truncation("middle", 4096),
+                    generation=Generation(16), metrics=("infinitebench_first_integer",))
     record = _record(task, samples[0], prompt, None)
     assert record.references == [rows[0]["answer"]] and isinstance(rows[0]["answer"], str)
 

@@ -55,7 +55,12 @@ def test_edited_prediction(copy):
 def test_changed_score_in_scores_json(copy):
     run, project = copy
     scores = json.loads((run / "scores.json").read_text())
-    scores["tasks"]["vt"]["score"] = 99.0
+    task = scores["tasks"]["vt"]
+    task["score"] = 99.0  # the task's copy of its primary metric, alone: a self-contradicting file
+    (run / "scores.json").write_text(json.dumps(scores))
+    result = loomctl("verify", str(run))
+    assert result.returncode == 2 and "scores.json/tasks/vt/score: '" in result.stderr
+    task["metrics"][task["metric"]]["score"] = 99.0  # both: a consistent file whose records say otherwise
     (run / "scores.json").write_text(json.dumps(scores))
     result = loomctl("verify", str(run))
     assert result.returncode == 1 and "vt says 99.0" in result.stderr

@@ -15,6 +15,7 @@ from typing import Any
 from harness.registry import resolve
 from loomcore.errors import InputError
 from loomcore.hashing import sha256_json
+from loomcore.taskspec import Acceleration, Sample, TaskSpec
 
 
 @dataclass(frozen=True)
@@ -39,45 +40,46 @@ KINDS = {
 ENGINE_OPTIONS = tuple(kind for kind, row in KINDS.items() if row.engine_method)
 
 
-def spec_problems(spec: dict[str, Any] | None, where: str) -> list[str]:
+def spec_problems(spec: Acceleration | None, where: str) -> list[str]:
     """Every problem with a task's acceleration setting (method, params, library pins)."""
     spec = active(spec)
-    if not spec or spec["kind"] not in KINDS:
+    if not spec or spec.kind not in KINDS:
         return []
     try:
-        resolve(KINDS[spec["kind"]].check)(spec, where)
+        resolve(KINDS[spec.kind].check)(spec.to_json(), where)
     except InputError as exc:
         return list(exc.problems)
     return []
 
 
-def active(spec: dict[str, Any] | None) -> dict[str, Any] | None:
-    return spec if spec and spec.get("kind", "none") != "none" else None
+def active(spec: Acceleration | None) -> Acceleration | None:
+    return spec if spec is not None and spec.is_active else None
 
 
-def record_label(spec: dict[str, Any] | None) -> dict[str, Any] | None:
+def record_label(spec: Acceleration | None) -> dict[str, Any] | None:
     """What each record says about the method: its kind, name and the digest of its full setting."""
     spec = active(spec)
-    return {"kind": spec["kind"], "method": spec.get("method"), "sha256": sha256_json(spec)} if spec else None
+    return {"kind": spec.kind, "method": spec.method, "sha256": sha256_json(spec.to_json())} if spec else None
 
 
-def transform_samples(spec: dict[str, Any] | None, samples: list[dict[str, Any]], tokenizer,
-                      task: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    """Samples as the prompt will see them, and per-sample notes for the record (``meta``)."""
+def transform_samples(spec: Acceleration | None, samples: list[Sample], tokenizer,
+                      task: TaskSpec) -> tuple[list[Sample], dict[str, dict[str, Any]]]:
+    """Samples as the prompt will see them, and per-sample notes for the record (``meta``). A method
+    reads its own setting as JSON (``to_json``): its parameters are its to check."""
     spec = active(spec)
-    if not spec or spec["kind"] not in KINDS or KINDS[spec["kind"]].transform is None:
+    if not spec or spec.kind not in KINDS or KINDS[spec.kind].transform is None:
         return samples, {}
-    return resolve(KINDS[spec["kind"]].transform)(samples, spec, tokenizer, task)
+    return resolve(KINDS[spec.kind].transform)(samples, spec.to_json(), tokenizer, task)
 
 
-def configure_engine(engine, spec: dict[str, Any] | None, where: str) -> None:
+def configure_engine(engine, spec: Acceleration | None, where: str) -> None:
     """Give the engine this task's KV-cache or attention method (or none); refuse where unsupported."""
     spec = active(spec)
     setter = getattr(engine, "set_acceleration", None)
-    if spec and spec["kind"] in ENGINE_OPTIONS:
+    if spec and spec.kind in ENGINE_OPTIONS:
         if setter is None:
-            raise InputError(f"{where}/acceleration: the {engine.name} engine does not support {spec['kind']} "
+            raise InputError(f"{where}/acceleration: the {engine.name} engine does not support {spec.kind} "
                              f"methods — run this task with the transformers engine or remove the method")
-        setter(spec, where)
+        setter(spec.to_json(), where)
     elif setter is not None:
         setter(None)

@@ -42,6 +42,7 @@ from harness.accel.checks import (
     param_problems,
 )
 from loomcore.errors import InputError
+from loomcore.taskspec import JSONObject, Sample, TaskSpec
 
 ORDERS = ("score", "document")
 BM25_STOPWORDS = {"en": "en", "none": None}
@@ -212,12 +213,12 @@ def _query(sample: dict[str, Any], fields: list[str], where: str) -> str:
     return "\n".join(str(sample[f]) for f in fields)
 
 
-def transform(samples: list[dict[str, Any]], spec: dict[str, Any], tokenizer,
-              task: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+def transform(samples: list[Sample], spec: JSONObject, tokenizer,
+              task: TaskSpec) -> tuple[list[Sample], dict[str, dict[str, Any]]]:
     """Each sample with its context replaced by its retrieved chunks, and per-sample notes."""
-    where = task["id"]
+    where = task.id
     params = check_spec(spec, where)
-    field = task.get("truncation", {}).get("field", "context")
+    field = task.truncation.cut_field
     score = SCORERS[spec["method"]]
     out, notes = [], {}
     for sample in samples:

@@ -21,7 +21,8 @@ from loomcore.hashing import (
     sha256_json,
     strict_json_loads,
 )
-
+from loomcore.taskspec import Dataset, Sample
+from loomcore.tokenizer import ModelTokenizer
 
 # Sample fields a prompt reads as text: a list there would reach the prompt as Python's list repr.
 TEXT_FIELDS = ("context", "input", "question", "query", "instruction")
@@ -46,13 +47,13 @@ def _expand(rows: list[dict[str, Any]], mapping: dict[str, str]) -> list[tuple[i
     return out
 
 
-def _finish(rows: list[dict[str, Any]], dataset: dict[str, Any]) -> list[dict[str, Any]]:
+def _finish(rows: list[dict[str, Any]], dataset: Dataset) -> list[Sample]:
     """Rename fields (``fields``: our name -> source name), give every sample an id, apply ``limit``.
     A row without the field mapped to ``id`` (an official generator's output has none) takes its
     position in the file as its id, as a row with no id mapping does."""
-    mapping = dataset.get("fields") or {}
+    mapping = dataset.fields or {}
     out = []
-    rows = rows[: dataset.get("limit")]
+    rows = rows[: dataset.limit]
     for index, suffix, row in _expand(rows, mapping):
         sample = dict(row)
         for ours, theirs in mapping.items():
@@ -106,10 +107,10 @@ def _read_local(path: Path, fmt: str | None) -> list[dict[str, Any]]:
     return rows
 
 
-def _read_hub(dataset: dict[str, Any], cache_dir: Path | None) -> list[dict[str, Any]]:
-    revision = dataset.get("revision")
+def _read_hub(dataset: Dataset, cache_dir: Path | None) -> list[dict[str, Any]]:
+    revision = dataset.revision
     if not revision:
-        raise InputError(f"dataset.revision: {dataset['repo']} has no pinned commit — run `loomctl pin --resolve` "
+        raise InputError(f"dataset.revision: {dataset.repo} has no pinned commit — run `loomctl pin --resolve` "
                          "where the hub is reachable, then commit the manifest")
     try:
         import datasets
@@ -118,12 +119,12 @@ def _read_hub(dataset: dict[str, Any], cache_dir: Path | None) -> list[dict[str,
                          "pip install 'loomctl[hub]'") from None
     try:
         loaded = datasets.load_dataset(
-            dataset["repo"], dataset.get("config"), split=dataset["split"], revision=revision,
-            data_files=dataset.get("data_files"), cache_dir=str(cache_dir) if cache_dir else None)
+            dataset.repo, dataset.config, split=dataset.split, revision=revision,
+            data_files=dataset.data_files, cache_dir=str(cache_dir) if cache_dir else None)
     except Exception as exc:  # datasets raises many types; all mean "not available here"
         offline = os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1"
         raise InputError(
-            f"dataset: cannot load {dataset['repo']}@{revision[:12]} ({type(exc).__name__}: {str(exc)[:200]}) — "
+            f"dataset: cannot load {dataset.repo}@{revision[:12]} ({type(exc).__name__}: {str(exc)[:200]}) — "
             + ("it is not in the local cache; fetch it where the hub is reachable and pass the cache with --data-dir"
                if offline else "check the repo, config, split and revision")) from None
     return loaded.to_list()
@@ -134,17 +135,17 @@ def _generated_cache() -> Path:
     return Path(os.environ.get("LOOMCTL_DATA_CACHE", base / "loomctl" / "generated"))
 
 
-def _generated(dataset: dict[str, Any], tokenizer, reuse: bool) -> list[dict[str, Any]]:
+def _generated(dataset: Dataset, tokenizer, reuse: bool) -> list[dict[str, Any]]:
     """Generated samples, kept in a cache keyed by generator, version, seed, params and the
     tokenizer's file hash. ``reuse=False`` (``loomctl pin``) always regenerates, so a pin is never
     taken from a cache; a run reuses it, and the content hash check still guards what it reads."""
-    key = sha256_json({k: dataset.get(k) for k in ("generator", "generator_version", "seed", "params")}
+    key = sha256_json({k: getattr(dataset, k) for k in ("generator", "generator_version", "seed", "params")}
                       | {"tokenizer": tokenizer.sha256})
     path = _generated_cache() / f"{key}.jsonl"
     if reuse and path.is_file():
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    rows = synthetic.generate(dataset["generator"], dataset["generator_version"], dataset["seed"],
-                              dataset.get("params") or {}, tokenizer)
+    rows = synthetic.generate(dataset.generator, dataset.generator_version, dataset.seed,
+                              dataset.params or {}, tokenizer)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -155,9 +156,9 @@ def _generated(dataset: dict[str, Any], tokenizer, reuse: bool) -> list[dict[str
     return rows
 
 
-def load_samples(dataset: dict[str, Any], root: Path, tokenizer: Callable[[], Any],
+def load_samples(dataset: Dataset, root: Path, tokenizer: Callable[[], ModelTokenizer],
                  data_dir: Path | None = None, reuse_generated: bool = True,
-                 where: str | None = None) -> list[dict[str, Any]]:
+                 where: str | None = None) -> list[Sample]:
     """Samples of one task's dataset; ``tokenizer`` is called only when a generator needs it. A
     problem is named under ``where`` (the task), and a local file's under its path too."""
     try:
@@ -168,22 +169,24 @@ def load_samples(dataset: dict[str, Any], root: Path, tokenizer: Callable[[], An
         raise InputError(*[f"{where}/{problem}" for problem in exc.problems]) from None
 
 
-def _load(dataset: dict[str, Any], root: Path, tokenizer: Callable[[], Any], data_dir: Path | None,
-          reuse_generated: bool) -> list[dict[str, Any]]:
-    source = dataset.get("source")
+def _load(dataset: Dataset, root: Path, tokenizer: Callable[[], ModelTokenizer], data_dir: Path | None,
+          reuse_generated: bool) -> list[Sample]:
+    source = dataset.source
     if source == "generator":
         return _finish(_generated(dataset, tokenizer(), reuse_generated), dataset)
     if source == "local":
         folder = data_dir or root
-        path = folder / dataset["path"]
+        if dataset.path is None:
+            raise InputError("dataset.path: missing — a local dataset names its file")
+        path = folder / dataset.path
         # The effective manifest may come from a run directory someone sent: its path stays in the folder.
         if not path.resolve().is_relative_to(folder.resolve()):
-            raise InputError(f"dataset.path: {dataset['path']!r} leads out of {folder} — a local dataset's path is "
+            raise InputError(f"dataset.path: {dataset.path!r} leads out of {folder} — a local dataset's path is "
                              "relative to the manifest's folder (or --data-dir) and stays inside it")
         if not path.is_file():
             raise InputError(f"dataset.path: {path} not found — create it, or pass its folder with --data-dir")
         try:
-            return _finish(_read_local(path, dataset.get("format")), dataset)
+            return _finish(_read_local(path, dataset.format), dataset)
         except InputError as exc:
             raise InputError(*[p if str(path) in p else f"{p} (file {path})" for p in exc.problems]) from None
     if source == "hub":
@@ -191,10 +194,10 @@ def _load(dataset: dict[str, Any], root: Path, tokenizer: Callable[[], Any], dat
     raise InputError(f"dataset.source: unknown source {source!r} — use hub, local or generator")
 
 
-def check_pin(samples: list[dict[str, Any]], dataset: dict[str, Any], where: str) -> str:
+def check_pin(samples: list[Sample], dataset: Dataset, where: str) -> str:
     """Stop before inference when the samples are not the pinned ones."""
     actual = samples_sha256(samples)
-    expected = dataset.get("sha256")
+    expected = dataset.sha256
     if expected is None:
         raise InputError(f"{where}/dataset/sha256: open pin — run `loomctl pin MANIFEST` and commit the result")
     if actual != expected:
@@ -203,7 +206,7 @@ def check_pin(samples: list[dict[str, Any]], dataset: dict[str, Any], where: str
     return actual
 
 
-def select(samples: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+def select(samples: list[Sample], limit: int | None) -> list[Sample]:
     """``limit`` samples spread evenly over the task (so every length bucket stays represented)."""
     if not limit or limit >= len(samples):
         return samples

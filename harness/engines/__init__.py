@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from harness.registry import resolve
 from loomcore.errors import InputError
+from loomcore.taskspec import JSONObject
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ ENGINES = {
 }
 
 
-def args_problems(spec: dict[str, Any]) -> list[str]:
+def args_problems(spec: JSONObject) -> list[str]:
     """``engine/args/...`` problems of an offline engine spec against its allow-list (names, JSON types);
     server mode's args are split between client, launcher and server and checked when it starts."""
     row = ENGINES.get(spec.get("name"))

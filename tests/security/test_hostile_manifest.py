@@ -236,8 +236,8 @@ def test_auto_map_in_the_tokenizer_config_is_refused_without_trust_remote_code(t
 
 
 def test_the_harness_does_not_read_local_data_outside_its_folder(tmp_path):
-    from harness.data.loaders import load_samples
     from loomcore.errors import InputError
+    from tests.helpers import load_samples
 
     root, outside = tmp_path / "root", tmp_path / "secret.jsonl"
     root.mkdir()

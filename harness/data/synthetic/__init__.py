@@ -51,6 +51,7 @@ from harness.data.synthetic.ruler import (
     variable_tracking,
 )
 from loomcore.errors import InputError
+from loomcore.taskspec import JSONValue
 
 _COMMON_LENGTH = {"lengths": [1024, 2048, 4096, 8192], "samples_per_length": 10, "value_digits": 7}
 
@@ -145,7 +146,7 @@ def _param_problem(key: str, value: Any, default: Any) -> str | None:
     return None
 
 
-def param_problems(name: str, params: Any) -> list[str]:
+def param_problems(name: str, params: JSONValue) -> list[str]:
     """``dataset.params`` of generator ``name`` checked against the types of its defaults and sane bounds
     (one ``params.KEY: ... — ...`` line each), so a wrong type is invalid input and a huge request is
     refused before anything is generated."""
