@@ -82,16 +82,27 @@ def _group_fields(benchmark: str) -> tuple[str, ...]:
     return bench.group_fields if bench else ()
 
 
-def benchmark_score(name: str, by_task: dict[str, float]) -> dict[str, Any]:
-    """A benchmark's score from its tasks' scores: its own aggregation where it defines one (else the
-    mean of its tasks), plus the mean per task group of its table (LongBench's categories...)."""
+def benchmark_score(name: str, by_task: dict[str, tuple[float, int]]) -> dict[str, Any]:
+    """A benchmark's score from its tasks' (score, scored samples): its own aggregation where its table
+    defines one, else LOOM-Scope's, which the LOOMBench numbers come from: the mean of its tasks'
+    scores weighted by their samples (``scripts/utils/ResultManager.py``, ``ConstructResultTable2``
+    with each task's sample count), so equal to the mean over all its samples. Plus the unweighted
+    mean per task group of its table (LongBench's categories...).
+
+    Not matched exactly: LOOM-Scope rounds each task's score to 2 decimals before weighting and the
+    result to 2; here neither is rounded before the end (6 decimals), a difference of at most 0.005
+    points. LOOM-Scope counts every sample of a task; here a skipped or failed sample, which has no
+    score, is not counted (LOOM-Scope has neither)."""
     bench = BENCHMARKS.get(name)
-    value = bench.aggregate(by_task) if bench and bench.aggregate else sum(by_task.values()) / len(by_task)
+    if bench and bench.aggregate:
+        value = bench.aggregate({task: score for task, (score, _) in by_task.items()})
+    else:
+        value = sum(score * n for score, n in by_task.values()) / sum(n for _, n in by_task.values())
     out: dict[str, Any] = {"score": round(value, 6), "n_tasks": len(by_task)}
     groups: dict[str, list[float]] = defaultdict(list)
     for task in (bench.tasks if bench else ()):
         if task.group and task.id in by_task:
-            groups[task.group].append(by_task[task.id])
+            groups[task.group].append(by_task[task.id][0])
     if groups:
         out["groups"] = {g: round(sum(v) / len(v), 6) for g, v in sorted(groups.items())}
     return out
@@ -103,10 +114,10 @@ def suite_scores(records_by_task: dict[str, list[Record]], tasks: list[TaskSpec]
     per_task = {t.id: {"benchmark": t.benchmark,
                        **task_scores(records_by_task.get(t.id, []), list(t.metrics), _group_fields(t.benchmark))}
                 for t in tasks}
-    benchmarks: dict[str, dict[str, float]] = defaultdict(dict)
+    benchmarks: dict[str, dict[str, tuple[float, int]]] = defaultdict(dict)
     for task_id, task in per_task.items():
         if task["score"] is not None:
-            benchmarks[task["benchmark"]][task_id] = task["score"]
+            benchmarks[task["benchmark"]][task_id] = (task["score"], task["n"])
     bench_scores = {name: benchmark_score(name, v) for name, v in benchmarks.items()}
     average = (round(sum(b["score"] for b in bench_scores.values()) / len(bench_scores), 6)
                if bench_scores else None)

@@ -187,7 +187,8 @@ class TaskScores:
 
 @dataclass(frozen=True)
 class BenchmarkScores:
-    """One benchmark: ``score``, its own aggregation of its tasks' scores (else their mean);
+    """One benchmark: ``score``, its own aggregation of its tasks' scores (else LOOM-Scope's: their
+    mean weighted by each task's scored samples, ``harness.scoring.benchmark_score``);
     ``n_tasks`` the tasks with a score; ``groups`` the mean per task group of its table (LongBench's
     categories), None where it has none."""
 

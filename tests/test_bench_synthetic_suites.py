@@ -19,6 +19,7 @@ from harness.metrics import ALL_METRICS, REGISTRY
 from harness.metrics import text as text_metrics
 from harness.metrics.counting_stars import (
     counting_stars_acquisition,
+    counting_stars_free_text,
     counting_stars_reasoning,
 )
 from harness.metrics.text import niah_word_recall, string_match_all, string_match_part
@@ -94,7 +95,8 @@ def test_benchmarks_name_their_official_groups_and_metrics():
     assert all(t.dataset["params"]["num_needles"] == 32 and t.samples == 32 for t in stars.values())
     # The lite manifest scores these by name: they must stay allowed.
     assert "string_match_all" in BENCHMARKS["niah"].metrics and "string_match_all" in BENCHMARKS["ruler"].metrics
-    assert not REGISTRY["counting_stars_acquisition"].needs_meta and REGISTRY["counting_stars_reasoning"].needs_meta
+    assert REGISTRY["counting_stars_acquisition"].needs_meta and REGISTRY["counting_stars_reasoning"].needs_meta
+    assert not REGISTRY["counting_stars_free_text"].needs_meta
     assert "counting_stars_acquisition" not in text_metrics.METRICS
 
 
@@ -333,40 +335,71 @@ RIGHT = ["15", "117", "42", "69"]
 WRONG = ["16", "116", "43", "70"]
 
 
-@pytest.mark.parametrize("prediction,expected", [
-    ('{"little_penguin": [15, 117, 42, 69]}', 1.0),           # all 4 found
-    ('```json\n{"little_penguin": [15, 42, 99, 15, 69]}\n```', 0.5),  # first m=4 kept: {15, 42, 99} -> 2/4
-    ('{"little_penguin": [15, 117', 0.5),                    # cut-off answer, as json_repair completes it
-    ('{"小企鹅":[15,117,42,69]}', 1.0),                        # the Chinese key
-    ("小企鹅数了15颗★，又数了42颗★", 0.5),                        # no JSON: the numbers of the text, 15 and 42
-    ('I see 117 stars. {"little_penguin": [15]}', 0.25),    # the keyed list wins over other numbers
-    ('{"little_penguin": ["15", "117"]}', 0.5),              # quoted numbers count by value
-    ("", 0.0),
+EN, ZH = {"language": "en"}, {"language": "zh"}
+
+
+@pytest.mark.parametrize("prediction,meta,expected", [
+    ('{"little_penguin": [15, 117, 42, 69]}', EN, 1.0),            # all 4 found
+    ('```json\n{"little_penguin": [15, 42, 99, 15, 69]}\n```', EN, 0.5),  # first m=4 kept: {15, 42, 99} -> 2/4
+    ('{"little_penguin": [15, 117', EN, 0.5),                     # cut off: json_repair completes it (English too)
+    ('{"小企鹅":[15,117,42,69]}', ZH, 1.0),                         # the Chinese key, for a Chinese task
+    ('{"小企鹅":[15,117,42,69]}', EN, 0.0),                         # the other language's key lists nothing
+    ('{"little_penguin": [15, 117, 42, 69]}', ZH, 0.0),
+    ("小企鹅数了15颗★，又数了42颗★", ZH, 0.0),                         # no JSON object: nothing listed
+    ('I see 117 stars. {"little_penguin": [15]}', EN, 0.25),     # the repaired object's list, not the prose
+    ('{"little_penguin": ["15", "117"]}', EN, 0.0),               # quoted numbers are strings: never equal
+    ('{"little_penguin": [15.0, 117]}', EN, 0.5),                 # 15.0 == 15
+    ('{"little_penguin": ["x", "y", "z", 15, 117]}', EN, 0.25),   # non-numbers take 3 of the 4 slots
+    ('{"little_penguin": [[15, 117], 42]}', EN, 0.0),             # a nested list cannot be de-duplicated
+    ('{"little_penguin": 15}', EN, 0.0),                          # not a list
+    ("", EN, 0.0),
 ])
-def test_counting_stars_acquisition(prediction, expected):
-    assert counting_stars_acquisition(prediction, RIGHT) == pytest.approx(expected)
+def test_counting_stars_acquisition_reads_the_reply_as_loom_scope_does(prediction, meta, expected):
+    assert counting_stars_acquisition(prediction, RIGHT, meta) == expected
 
 
-def test_counting_stars_acquisition_edge_references():
-    assert counting_stars_acquisition("[15]", ["15", "x"]) == 0.5  # a reference that is no number never matches
-    assert counting_stars_acquisition("[15]", []) == 0.0
+def test_counting_stars_scores_are_rounded_to_two_decimals_and_need_the_language():
+    assert counting_stars_acquisition('{"little_penguin": [15]}', ["15", "117", "42"], EN) == 0.33  # 1/3
+    assert counting_stars_acquisition('{"little_penguin": [15]}', [], EN) == 0.0
+    with pytest.raises(InputError, match="language"):
+        counting_stars_acquisition("[15]", RIGHT, {})
+    with pytest.raises(InputError, match="whole number"):
+        counting_stars_acquisition('{"little_penguin": [15]}', ["15", "x"], EN)
 
 
-@pytest.mark.parametrize("prediction,expected", [
+@pytest.mark.parametrize("prediction,meta,points", [
     # star 1: 15 alone -> 1; star 2: 117 and 116 -> 0.5; star 3: 43 alone -> 0.25; star 4: neither -> 0
-    ('{"little_penguin": [15, 116, 117, 43]}', (1 + 0.5 + 0.25 + 0) / 4),
+    ('{"little_penguin": [15, 116, 117, 43]}', EN, 1 + 0.5 + 0.25 + 0),
     # star 1: 16 alone -> 0.25; stars 2-4 right alone -> 1 each
-    ('{"小企鹅":[16,117,42,69]}', (0.25 + 3) / 4),
-    ('{"little_penguin": [15, 117, 42, 69]}', 1.0),
-    ("", 0.0),
+    ('{"小企鹅":[16,117,42,69]}', ZH, 0.25 + 3),
+    ('{"little_penguin": [15, 117, 42, 69]}', EN, 4),
+    ('{"little_penguin": [15, 117, 42, 69]}', ZH, 0),
+    ("", EN, 0),
 ])
-def test_counting_stars_reasoning(prediction, expected):
-    assert counting_stars_reasoning(prediction, RIGHT, {"wrong_counts": WRONG}) == pytest.approx(expected)
+def test_counting_stars_reasoning(prediction, meta, points):
+    assert counting_stars_reasoning(prediction, RIGHT, {**meta, "wrong_counts": WRONG}) == round(points / 4, 2)
 
 
 def test_counting_stars_reasoning_needs_the_wrong_counts():
     with pytest.raises(InputError, match="wrong_counts"):
-        counting_stars_reasoning("[15]", RIGHT, {})
+        counting_stars_reasoning("[15]", RIGHT, EN)
+
+
+@pytest.mark.parametrize("prediction,expected", [
+    ("The little penguin counted 15, 42 and 99 stars.", 0.5),   # the first m=4 numbers: 15, 42, 99
+    ('{"little_penguin": [15, 117, 42, 69]}', 1.0),
+    ("", 0.0),
+])
+def test_the_embedded_defaults_free_text_reading(prediction, expected):
+    assert counting_stars_free_text(prediction, RIGHT) == expected
+
+
+def test_each_official_task_records_its_language():
+    bench = BENCHMARKS["counting_stars"]
+    for task in bench.tasks:
+        language = task.dataset["params"]["language"]
+        assert bench.prepare({"id": "x"}, task.id)["language"] == language and "language" in bench.meta_fields
+    assert "language" not in bench.prepare({"id": "x"}, "counting_stars")  # the lite's free-text task
 
 
 ANSWER = "eat a sandwich and sit in Dolores Park on a sunny day."  # 11 distinct words ('a' twice; 'day.' with its dot)

@@ -23,8 +23,9 @@ def test_every_flavour_has_a_hashed_lock(flavour):
     assert not bad, bad[:3]
     names = [line.split("==")[0] for line in lines]
     assert len(names) == len(set(names)), "one wheel per package: the lock is for one platform"
-    # what the harness imports inside every image
-    for package in ("jinja2", "jsonschema", "numpy", "typer", "tokenizers", "transformers"):
+    # what the harness imports inside every image (the official scorers' packages included)
+    for package in ("jinja2", "jsonschema", "numpy", "typer", "tokenizers", "transformers", "json-repair",
+                    "pymorphy3", "pymorphy3-dicts-ru"):
         assert package in names, (flavour, package)
 
 

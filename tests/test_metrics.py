@@ -42,9 +42,38 @@ def test_exact_choice_and_stars():
     assert exact_match(" 42 ", ["42"]) == 1.0 and exact_match("42.", ["42"]) == 0.0
     assert multiple_choice_accuracy("The correct answer is (B)", ["B"]) == 1.0
     assert multiple_choice_accuracy("I think C", ["B"]) == 0.0
-    assert counting_stars_acquisition("[3, 17, 99]", ["3", "17", "42", "99"]) == 0.75
+    assert counting_stars_acquisition('{"little_penguin": [3, 17, 99]}', ["3", "17", "42", "99"],
+                                      {"language": "en"}) == 0.75
 
 
 def test_mean_stderr():
     mean, se = mean_stderr([1.0, 0.0, 1.0, 0.0])
     assert mean == 0.5 and se == pytest.approx((1 / 3) ** 0.5 / 2)
+
+
+def _records(task: str, values: list[float]) -> list:
+    from loomcore.records import Record
+
+    return [Record(id=f"{task}-{i}", task=task, benchmark="ruler", length=1024, depth=None, prompt_sha256=None,
+                   prompt_head=None, prompt_tail=None, input_tokens_before=10, input_tokens=10, truncated=False,
+                   skipped=False, prediction="x", references=["x"], output_tokens=1, finish_reason="eos",
+                   scores={"string_match_all": v}) for i, v in enumerate(values)]
+
+
+def test_a_benchmark_score_is_loom_scopes_sample_weighted_mean_of_its_tasks():
+    """LOOM-Scope weights each task's score by its samples (ConstructResultTable2): a task of 4
+    samples all right and one of 1 sample wrong give 4/5 = 80, not the mean of tasks' 50."""
+    from harness.scoring import suite_scores
+    from loomcore.specs import ModelRef, Suite
+    from loomcore.taskspec import Dataset, Generation, Prompt, TaskSpec, Truncation
+
+    def task(task_id: str) -> TaskSpec:
+        return TaskSpec(benchmark="ruler", id=task_id, dataset=Dataset("local", path="d.jsonl"),
+                        prompt=Prompt("{{ input }}", "0" * 64), truncation=Truncation("middle", 4096),
+                        generation=Generation(8), metrics=("string_match_all",))
+
+    records = {"vt": _records("vt", [1.0] * 4), "cwe": _records("cwe", [0.0])}
+    scores = suite_scores(records, [task("vt"), task("cwe")], "0" * 64, Suite("s", "1"), ModelRef("m", "0" * 64))
+    assert (scores.tasks["vt"].score, scores.tasks["cwe"].score) == (100.0, 0.0)
+    assert scores.benchmarks["ruler"].score == 80.0 and scores.benchmarks["ruler"].n_tasks == 2
+    assert scores.average == 80.0

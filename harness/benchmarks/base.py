@@ -72,7 +72,8 @@ class Benchmark:
     judged: Judged | None = None
     length_field: str | None = "length"  # the sample field giving its context-length bucket (an int), if any
     source: str = ""
-    aggregate: Callable[[dict[str, float]], float] | None = None  # task id -> score; default: mean of tasks
+    # task id -> score; default: LOOM-Scope's mean of the tasks weighted by their samples (harness.scoring)
+    aggregate: Callable[[dict[str, float]], float] | None = None
     # (sample, task id) -> sample as the template sees it, applied after the data pin check (L-CiteEval
     # joins its passages into one ``context`` that truncation can cut).
     prepare: Callable[[dict[str, Any], str], dict[str, Any]] | None = None

@@ -27,11 +27,16 @@ Not matched exactly:
   at sentence ends.
 - LOOM-Scope decodes with ``num_beams: 3``; the harness decodes greedily (the official runs used
   temperature 0).
-- The scorers read the answer's list with a pattern instead of json_repair and score free-text
-  answers; see ``harness.metrics.counting_stars``.
+- Scores follow LOOM-Scope's scorer point by point (``harness.metrics.counting_stars``); each record
+  keeps its task's ``language`` in ``meta``, which picks the answer's key (``little_penguin`` or
+  ``小企鹅``), as LOOM-Scope's English and Chinese readers do.
+- ``counting_stars_free_text`` is this project's metric for the embedded default's free-text prompt
+  (LOOMBench-lite), not an official one.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from harness.benchmarks.base import Benchmark, TaskDef
 
@@ -67,12 +72,22 @@ def _task(language: str, variant: str, seed: int) -> TaskDef:
 TASKS = tuple(_task(language, variant, seed)
               for seed, (language, variant) in enumerate(
                   [("en", REASONING), ("en", ACQUISITION), ("zh", REASONING), ("zh", ACQUISITION)], start=1))
+# Each official task's language: the scorer reads the answer's key by it (record ``meta``).
+LANGUAGE = {task.id: task.dataset["params"]["language"] for task in TASKS}
+
+
+def with_language(sample: dict[str, Any], task_id: str) -> dict[str, Any]:
+    """The sample with its task's language, for the scorer; a task of another name (the embedded
+    default's free-text task) is left as it is."""
+    return {**sample, "language": LANGUAGE[task_id]} if task_id in LANGUAGE else sample
+
 
 BENCHMARK = Benchmark(
     name="counting_stars", title="Counting-Stars", capability="reasoning",
-    metrics=("counting_stars_acquisition", "counting_stars_reasoning"),
+    metrics=("counting_stars_acquisition", "counting_stars_reasoning", "counting_stars_free_text"),
     tasks=TASKS,
-    meta_fields=("wrong_counts",),
+    meta_fields=("wrong_counts", "language"),
+    prepare=with_language,
     source="https://github.com/nick7nlp/Counting-Stars/tree/32e16f2c2d2be9f38d710e782236315e0821a038; "
            "LOOM-Scope 0.8 (PyPI loom-scope) benchmarks/Reasoning/Counting_Stars",
 )
