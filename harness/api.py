@@ -24,6 +24,8 @@ ENTRY_POINTS = {
     # data and prompts (loomctl pin, verify, substitutions)
     "load_samples": "harness.data.loaders:load_samples",
     "select": "harness.data.loaders:select",
+    "prepared_samples": "harness.benchmarks:prepared",
+    "transform_samples": "harness.accel:transform_samples",
     "builder_for_task": "harness.prompts:builder_for_task",
     "chat_template_text": "harness.prompts:chat_template_text",
     "template_floor_tokens": "harness.prompts:template_floor_tokens",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.accel import configure_engine, record_label, transform_samples
-from harness.benchmarks import BENCHMARKS
+from harness.benchmarks import BENCHMARKS, prepared
 from harness.data.loaders import check_pin, load_samples, select
 from harness.engines import Engine, Request, load_engine
 from harness.prompts import builder_for_task
@@ -221,9 +221,7 @@ class Pipeline:
         samples = load_samples(task.dataset, self.root, lambda: self.tokenizer, self.data_dir, where=task.id)
         check_pin(samples, task.dataset, task.id)
         samples = select(samples, self.limit)
-        bench = BENCHMARKS.get(task.benchmark)
-        if bench is not None and bench.prepare is not None:
-            samples = [bench.prepare(s, task.id) for s in samples]
+        samples = prepared(samples, task.benchmark, task.id)
         samples, accel_notes = transform_samples(task.active_acceleration, samples, self.tokenizer, task)
         builder = builder_for_task(task, self.tokenizer, self.model_dir)
         t1 = time.perf_counter()

@@ -87,7 +87,7 @@ def _score_n(scores: Scores, task_id: str) -> tuple[float | None, int | None]:
 def _against_inputs(tasks: list[TaskSpec], limit: int | None, records, model_dir: Path, root: Path) -> list[str]:
     """The records against the inputs: the data regenerated to its pin, one record per selected
     sample, every prompt re-rendered (hash, head and tail, tokens) and outputs re-counted."""
-    from harness.api import builder_for_task, load_samples, select
+    from harness.api import builder_for_task, load_samples, prepared_samples, select, transform_samples
     from loomcore.hashing import samples_sha256
     from loomcore.tokenizer import ModelTokenizer
 
@@ -105,7 +105,9 @@ def _against_inputs(tasks: list[TaskSpec], limit: int | None, records, model_dir
         for extra in sorted(set(rows) - set(by_id)):
             problems.append(f"samples/{task.id}.jsonl: {extra}: no such sample in the pinned data")
         builder = builder_for_task(task, tokenizer, model_dir)
-        present = [by_id[i] for i in rows if i in by_id]
+        # as the run saw them: the benchmark's preparation, then an acceleration method's (RAG's) transform
+        present = prepared_samples([by_id[i] for i in rows if i in by_id], task.benchmark, task.id)
+        present, _ = transform_samples(task.active_acceleration, present, tokenizer, task)
         for sample, prompt in zip(present, builder.build_many(present)):
             problems += _prompt_problems(f"samples/{task.id}.jsonl", rows[sample["id"]], prompt, tokenizer)
     return problems

@@ -218,6 +218,9 @@ def test_loomctl_run_records_the_method_and_the_retrieved_chunks(project, random
         # two chunks of at most 64 tokens and the separator, instead of a 512-token context
         assert record["meta"]["rag_context_tokens"] <= 2 * 64 + 2
         assert record["input_tokens"] < 250
+    # verify re-renders each prompt as the run saw it: the retrieved chunks, not the whole context
+    checked = loomctl("verify", str(out), "--model-dir", str(project / "models" / "tiny-loom"), "--root", str(project))
+    assert checked.returncode == 0, checked.stderr[-2000:]
 
     data["benchmarks"][0]["tasks"][0]["acceleration"]["library"] = {"bm25s": "0.0.1"}
     manifest.write_text(json.dumps(data))

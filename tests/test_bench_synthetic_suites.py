@@ -4,6 +4,7 @@ the official prompt texts, the new generator parameters, and the official scorer
 from __future__ import annotations
 
 import copy
+import json
 import re
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from functools import cache
 
 import pytest
 
-from harness.benchmarks import BENCHMARKS
+from harness.benchmarks import BENCHMARKS, prepared
 from harness.benchmarks.base import TaskDef
 from harness.data import synthetic
 from harness.metrics import ALL_METRICS, REGISTRY
@@ -108,6 +109,36 @@ def test_qa_tasks_are_an_open_hub_pin_that_fails_closed(tmp_path):
     # The pass-through template renders LOOMBench's prebuilt prompt as it is.
     assert render((TEMPLATES / "ruler/qa.j2").read_text(), {"context": "Answer the question... Answer:"}) == \
         "Answer the question... Answer:"
+
+
+QA_PROMPT = ("Answer the question based on the given documents. Only give me the answer and do not output any "
+             "other words.\n\nThe following are given documents.\n\nDocument 1:\nThe Nile flows through Egypt "
+             "and Sudan.\n\nAnswer the question based on the given documents. Only give me the answer and do not "
+             "output any other words.\n\nQuestion: Which country does the Nile flow through besides Egypt?")
+
+
+@pytest.mark.parametrize("row", [
+    # LOOMBench's layout (what LOOM-Scope downloads): the whole prompt in input, the answers in answer
+    {"index": 0, "input": QA_PROMPT + " Answer:", "answer": ["Sudan"], "length": 4096},
+    # RULER's own (scripts/data/synthetic/qa.py): the answer prefix cut off input, the answers in outputs
+    {"index": 0, "input": QA_PROMPT, "outputs": ["Sudan"], "length": 4096, "length_w_model_temp": 4096,
+     "answer_prefix": " Answer:"},
+], ids=["loombench", "ruler"])
+def test_ruler_qa_rows_of_either_layout_give_the_same_prompt_and_references(row, tmp_path):
+    task = next(t for t in BENCHMARKS["ruler"].tasks if t.id == "ruler_qa_1")
+    (tmp_path / "qa.jsonl").write_text(json.dumps(row) + "\n")
+    dataset = {"source": "local", "path": "qa.jsonl", "fields": dict(task.fields)}
+    [sample] = prepared(load_samples(dataset, tmp_path, lambda: None), "ruler", task.id)
+    assert render(template(task), sample) == QA_PROMPT + " Answer:"
+    assert sample["answers"] == ["Sudan"]
+
+
+def test_a_ruler_qa_row_of_neither_layout_is_refused_naming_the_task(tmp_path):
+    (tmp_path / "qa.jsonl").write_text(json.dumps({"input": QA_PROMPT, "gold": ["Sudan"]}) + "\n")
+    samples = load_samples({"source": "local", "path": "qa.jsonl", "fields": {"context": "input"}}, tmp_path,
+                           lambda: None)
+    with pytest.raises(InputError, match=r"ruler_qa_2/dataset: .*neither 'answer' .* nor 'outputs'"):
+        prepared(samples, "ruler", "ruler_qa_2")
 
 
 # --- Each generated task: generator -> template -> middle truncation ------------------------------

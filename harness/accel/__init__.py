@@ -15,7 +15,8 @@ from typing import Any
 from harness.registry import resolve
 from loomcore.errors import InputError
 from loomcore.hashing import sha256_json
-from loomcore.taskspec import Acceleration, Sample, TaskSpec
+from loomcore.taskspec import Acceleration, JSONObject, Sample, TaskSpec
+from loomcore.tokenizer import ModelTokenizer
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,8 @@ def record_label(spec: Acceleration | None) -> dict[str, Any] | None:
     return {"kind": spec.kind, "method": spec.method, "sha256": sha256_json(spec.to_json())} if spec else None
 
 
-def transform_samples(spec: Acceleration | None, samples: list[Sample], tokenizer,
-                      task: TaskSpec) -> tuple[list[Sample], dict[str, dict[str, Any]]]:
+def transform_samples(spec: Acceleration | None, samples: list[Sample], tokenizer: ModelTokenizer,
+                      task: TaskSpec) -> tuple[list[Sample], dict[str, JSONObject]]:
     """Samples as the prompt will see them, and per-sample notes for the record (``meta``). A method
     reads its own setting as JSON (``to_json``): its parameters are its to check."""
     spec = active(spec)

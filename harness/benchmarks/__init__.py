@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 
 from harness.benchmarks.base import Benchmark, TaskDef
+from loomcore.taskspec import Sample
 
 FAMILIES = ("l_citeeval", "leval", "ruler", "longbench", "babilong", "counting_stars", "lveval",
             "longbench_v2", "niah", "infinitebench", "longwriter", "libra")
@@ -26,4 +27,14 @@ def _load() -> dict[str, Benchmark]:
 
 BENCHMARKS: dict[str, Benchmark] = _load()
 
-__all__ = ["BENCHMARKS", "FAMILIES", "Benchmark", "TaskDef"]
+
+def prepared(samples: list[Sample], benchmark: str, task: str) -> list[Sample]:
+    """A task's samples as its template sees them: its benchmark's ``prepare`` applied (after the data
+    pin check), the same in a run and when ``loomctl verify`` re-renders the prompts."""
+    bench = BENCHMARKS.get(benchmark)
+    if bench is None or bench.prepare is None:
+        return samples
+    return [bench.prepare(sample, task) for sample in samples]
+
+
+__all__ = ["BENCHMARKS", "FAMILIES", "Benchmark", "TaskDef", "prepared"]

@@ -22,7 +22,9 @@ HotpotQA dev (distractor), which cannot be fetched here. Their spec names LOOMBe
 files (``RULER/qa_1_<length>.jsonl``, the names LOOM-Scope 0.8 downloads in lightweight mode; the
 RULER folder is in LCM-Lab/LOOMBench's tree at commit 839aae591cd12e6258051a99cb8822e539f79c60, the
 files were not seen one by one) with ``revision: None``, an open pin for ``loomctl pin --resolve``.
-Those rows hold RULER's whole qa prompt (template, documents, question, answer prefix) in ``input``.
+Those rows hold RULER's whole qa prompt (template, documents, question, answer prefix) in ``input``
+and the answers in ``answer``; rows in RULER's own layout (``outputs``, the answer prefix apart in
+``answer_prefix``) are read too (``qa_sample``).
 
 Not matched exactly (also in each task's notes where it applies):
 - Haystacks: RULER's essay haystack is Paul Graham's essays and its words/keys come from the
@@ -54,6 +56,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.benchmarks.base import Benchmark, TaskDef
+from loomcore.errors import InputError
 
 LENGTHS = (4096, 8192, 16384, 32768, 65536, 131072)
 SAMPLES_PER_LENGTH = 500
@@ -125,7 +128,7 @@ def _qa(name: str, source: str) -> TaskDef:
         dataset={"source": "hub", "repo": "LCM-Lab/LOOMBench", "config": None, "split": "train",
                  "data_files": [f"RULER/{name}_{length}.jsonl" for length in LENGTHS], "revision": None},
         template="ruler/qa.j2", metrics=("string_match_part",), max_new_tokens=NEW_TOKENS["qa"],
-        fields={"context": "input", "answers": "answer"}, chat_template=True, samples=None, group=QA,
+        fields={"context": "input"}, chat_template=True, samples=None, group=QA,
         notes=f"{NOTES['qa']}; RULER builds it from {source}")
 
 
@@ -140,10 +143,35 @@ TASKS = (
     _qa("qa_2", "HotpotQA dev distractor (hotpot_dev_distractor_v1.json)"),
 )
 
+QA_TASKS = frozenset(task_id(name) for name in ("qa_1", "qa_2"))
+
+
+def qa_sample(sample: dict[str, Any], task: str) -> dict[str, Any]:
+    """A qa row in either layout, as the template sees it. LOOMBench's rows (what LOOM-Scope downloads)
+    hold the whole prompt in ``input`` and the answers in ``answer``; RULER's own (``qa.py`` of
+    ``scripts/data/synthetic``) cut the answer prefix off ``input`` into ``answer_prefix`` and keep the
+    answers in ``outputs``: the prefix is put back at the end of the prompt (``prepare.py``'s template
+    + answer prefix; in the user turn, as LOOM-Scope does, where a chat template is used). Other
+    tasks' samples are left as they are."""
+    if task not in QA_TASKS:
+        return sample
+    if "outputs" in sample:
+        prefix = sample.get("answer_prefix", "")
+        if not isinstance(prefix, str):
+            raise InputError(f"{task}/dataset: a RULER qa row's answer_prefix is a {type(prefix).__name__}, not "
+                             "text — give the rows as RULER's qa.py writes them")
+        return {**sample, "answers": sample["outputs"], "context": sample["context"] + prefix}
+    if "answer" in sample:
+        return {**sample, "answers": sample["answer"]}
+    raise InputError(f"{task}/dataset: a RULER qa row has neither 'answer' (LOOMBench's layout) nor 'outputs' "
+                     f"(RULER's own), it has {sorted(sample)} — give the rows in one of those two layouts")
+
+
 BENCHMARK = Benchmark(
     name="ruler", title="RULER", capability="general",
     metrics=("string_match_all", "string_match_part"),
     tasks=TASKS,
+    prepare=qa_sample,
     source="https://github.com/NVIDIA/RULER/tree/c3f5e3b4f87f97e048793bb510a3a6b19a46bf3a/scripts; "
            "LOOM-Scope 0.8 (PyPI loom-scope) benchmarks/General/RULER; "
            "qa data: https://huggingface.co/datasets/LCM-Lab/LOOMBench (RULER/)",
