@@ -56,6 +56,7 @@ def small(task: TaskDef) -> dict:
     spec = copy.deepcopy(task.dataset)
     params = spec["params"]
     if spec["generator"] == "niah":
+        params.pop("grid", None)
         params.update(lengths=[700], depths=[0.0, 0.5, 1.0])
     elif spec["generator"] == "counting_stars":
         params.update(lengths=[1000, 2000], num_needles=6)
@@ -335,6 +336,24 @@ def test_counting_stars_official_stars(language, variant):
     star_lines = [line for line in s["context"].split("\n") if "★" in line]
     assert len(star_lines) == 8 and s["context"].endswith(star_lines[-1] + "\n"), "the last star closes the context"
     assert (" " in s["context"]) == (language == "en")
+
+
+def test_niah_follows_the_grid_its_manifest_names(monkeypatch):
+    """LOOM-Scope's 40 x 10 (its heatmaps' axes: 1000, 4256, 7513 ... 128000 tokens; 0, 11 ... 100 %)."""
+    task = BENCHMARKS["niah"].tasks[0]
+    assert task.dataset["params"]["grid"] == "loom-scope" and task.samples == 400
+    lengths, depths = synthetic.niah.GRIDS["loom-scope"]
+    assert (len(lengths), len(depths)) == (40, 10)
+    assert lengths[:4] == (1000, 4256, 7513, 10769) and lengths[-3:] == (121487, 124744, 128000)
+    assert [round(d * 100) for d in depths] == [0, 11, 22, 33, 44, 56, 67, 78, 89, 100]
+    # the generator reads the named grid's cells (a small grid under that name, to keep this quick)
+    monkeypatch.setitem(synthetic.niah.GRIDS, "loom-scope", ((600, 900), (0.0, 0.11)))
+    named = generate("niah", grid="loom-scope", needle="The key is under the mat.", question="Where is the key?",
+                     answer="under the mat.", reserve_tokens=200, samples_per_cell=1)
+    assert [s["id"] for s in named] == ["niah-600-d000-00", "niah-600-d011-00", "niah-900-d000-00", "niah-900-d011-00"]
+    assert synthetic.param_problems("niah", {"grid": "kamradt"})[0].startswith("params.grid: 'kamradt' is not")
+    assert synthetic.param_problems("niah", {"grid": "loom-scope", "lengths": [1000]})[0].startswith(
+        "params.grid: a named grid sets the lengths and depths")
 
 
 def test_size_units_and_fixed_needle_grid():

@@ -21,8 +21,13 @@ Sources, read here:
 Not matched exactly (also in the task notes where it applies):
 - ``samples`` is None (every row of LOOMBench's file, itself LOOMBench's selection); LOOMBench's
   per-task counts were not visible offline.
-- LIBRA's own leaderboard averages the per-length means; LOOM-Scope (and this table) averages the
-  samples. The records keep ``length`` so the per-length means are in scores.json's ``by_length``.
+- Aggregation: the LOOMBench number follows LOOM-Scope, which LOOMBench's leaderboard was made with:
+  each task the mean of its samples, the benchmark the tasks' mean weighted by their samples
+  (``harness.scoring.benchmark_score``). LIBRA's own evaluation script averages per-length means over
+  every configured length and counts a length with no sample as 0: on the same per-sample scores
+  the issue that raised it measured 4.72 there against 10.56 for the mean over samples. That figure
+  is not LOOMBench's and is not computed here; the per-length means it starts from are in
+  scores.json's ``by_length`` (records keep ``length``).
 - Lemmas come from pymorphy3, not pymorphy2 (see ``harness.metrics.libra``).
 """
 

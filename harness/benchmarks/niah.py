@@ -13,12 +13,12 @@ Sources, read here:
 
 Not matched exactly:
 - LOOM-Scope's NIAH config file (``configs/NIAH.yaml``: lengths, depths, needle, question, answer) is not
-  in its PyPI package and was not seen. The grid here is this project's own choice, 15 lengths
-  (``np.linspace(1000, 128000, 15)``) by 11 depths (0 to 100% in steps of 10), one sample per cell: 165
-  samples, which fits the size of LOOMBench's niah.jsonl (~260 kB per 64K-token essay sample on
-  average). It is neither Kamradt's published 1K-128K test (15 lengths by 15 depths) nor LOOM-Scope's
-  grid (40 lengths by 10 depths, as the fidelity review read it), so NIAH scores here are not
-  comparable cell for cell with either. The needle, question and answer are Kamradt's San Francisco
+  in its PyPI package and was not seen. The grid follows LOOM-Scope's as its published result heatmaps
+  in that package show it (``results/<model>_NIAH/image.png``): 40 token limits from 1000 to 128000 by
+  10 depth percents from 0 to 100, Kamradt's ``np.round(np.linspace(...))`` spacing, one sample per
+  cell (``params.grid: "loom-scope"``, ``harness.data.synthetic.niah.GRIDS``); a manifest may give its
+  own ``lengths`` and ``depths`` instead. LOOMBench's niah.jsonl (42.7 MB) was not read, so its
+  samples per cell are not known. The needle, question and answer are Kamradt's San Francisco
   needle, without the newline Kamradt puts on each side of it (LOOM-Scope's
   README presents its NIAH as Kamradt's test; its own needle was not seen, and its README's examples
   are placeholders); ``final_context_length_buffer`` is Kamradt's default 200 (LOOM-Scope's value
@@ -34,9 +34,9 @@ Not matched exactly:
 from __future__ import annotations
 
 from harness.benchmarks.base import Benchmark, TaskDef
+from harness.data.synthetic.niah import GRIDS
 
-LENGTHS = tuple(round(1000 + i * (128000 - 1000) / 14) for i in range(15))
-DEPTHS = tuple(i / 10 for i in range(11))
+GRID = "loom-scope"  # harness.data.synthetic.niah.GRIDS: 40 lengths x 10 depths
 NEEDLE = "The best thing to do in San Francisco is eat a sandwich and sit in Dolores Park on a sunny day."
 QUESTION = "What is the best thing to do in San Francisco?"
 ANSWER = "eat a sandwich and sit in Dolores Park on a sunny day."
@@ -45,16 +45,16 @@ FINAL_CONTEXT_LENGTH_BUFFER = 200
 TASK = TaskDef(
     id="niah",
     dataset={"source": "generator", "generator": "niah", "generator_version": "1+h1", "seed": 42,
-             "params": {"lengths": list(LENGTHS), "depths": list(DEPTHS), "samples_per_cell": 1,
+             "params": {"grid": GRID, "samples_per_cell": 1,
                         "needle": NEEDLE, "question": QUESTION, "answer": ANSWER,
                         "reserve_tokens": FINAL_CONTEXT_LENGTH_BUFFER}},
     template="niah/niah.j2",
     metrics=("niah_word_recall",),
     max_new_tokens=50,
     chat_template=False,
-    samples=len(LENGTHS) * len(DEPTHS),
-    notes="this project's 15 x 11 grid (not Kamradt's 15 x 15 nor LOOM-Scope's 40 x 10); Kamradt's needle without "
-          "its surrounding newlines; filler haystack",
+    samples=len(GRIDS[GRID][0]) * len(GRIDS[GRID][1]),
+    notes="LOOM-Scope's 40 x 10 grid (from its result heatmaps); Kamradt's needle without its surrounding newlines; "
+          "filler haystack",
 )
 
 BENCHMARK = Benchmark(

@@ -42,7 +42,7 @@ from harness.data.synthetic.counting_stars import (
     _STAR_NEEDLES,
     counting_stars,
 )
-from harness.data.synthetic.niah import niah_grid
+from harness.data.synthetic.niah import GRIDS, niah_grid
 from harness.data.synthetic.ruler import (
     _RULER_VALUES,
     common_words,
@@ -59,7 +59,7 @@ GENERATORS: dict[str, Generator] = {g.name: g for g in (
     Generator("niah", "1", niah_grid, {
         "lengths": [1024, 2048, 4096, 8192], "depths": [0.0, 0.25, 0.5, 0.75, 1.0],
         "samples_per_cell": 2, "value_digits": 7,
-        "needle": None, "question": None, "answer": None, "reserve_tokens": 0}),
+        "needle": None, "question": None, "answer": None, "reserve_tokens": 0, "grid": None}),
     Generator("ruler_niah", "1", ruler_niah, {
         **_COMMON_LENGTH, "task": "niah_single", "num_keys": 1, "num_values": 1, "num_queries": 1,
         "style": "lite", "haystack": "essay", "key_type": "words", "value_type": "numbers", "reserve_tokens": 0}),
@@ -160,6 +160,13 @@ def param_problems(name: str, params: JSONValue) -> list[str]:
     for key, allowed in _CHOICES.items():
         if key in params and isinstance(params[key], str) and params[key] not in allowed:
             problems.append(f"params.{key}: {params[key]!r} is not one of {list(allowed)} — use one of them")
+    if params.get("grid") is not None:
+        if params["grid"] not in GRIDS:
+            problems.append(f"params.grid: {params['grid']!r} is not a grid this harness knows — use one of "
+                            f"{sorted(GRIDS)}, or give lengths and depths")
+        if "lengths" in params or "depths" in params:
+            problems.append("params.grid: a named grid sets the lengths and depths — give either grid or "
+                            "lengths and depths, not both")
     return problems
 
 

@@ -14,16 +14,37 @@ from harness.data.synthetic.common import (
 )
 from loomcore.errors import InputError
 
+# Grids a manifest may name (``params.grid``) instead of giving ``lengths`` and ``depths``.
+# "loom-scope": LOOM-Scope 0.8's NIAH grid, as its published result heatmaps show it (PyPI loom-scope,
+# benchmarks/Retrieve/NIAH/results/<model>_NIAH/image.png): 40 token limits 1000, 4256, 7513, ...,
+# 128000 by 10 depth percents 0, 11, 22, ..., 100 — Kamradt's LLMTest_NeedleInAHaystack spacing,
+# np.round(np.linspace(1000, 128000, 40)) and np.round(np.linspace(0, 100, 10)) (no value is a tie,
+# so Python's round gives the same integers). Depths are fractions here.
+GRIDS: dict[str, tuple[tuple[int, ...], tuple[float, ...]]] = {
+    "loom-scope": (tuple(round(1000 + i * 127000 / 39) for i in range(40)),
+                   tuple(round(100 * i / 9) / 100 for i in range(10))),
+}
+
+
+def grid_cells(params: dict[str, Any]) -> tuple[list[int], list[float]]:
+    """The lengths and depths of the grid: the named reference's, or the manifest's own."""
+    if params.get("grid") is not None:
+        lengths, depths = GRIDS[params["grid"]]
+        return list(lengths), list(depths)
+    return params["lengths"], params["depths"]
+
 
 def niah_grid(params: dict[str, Any], rng: random.Random, tok: TokenCounter) -> list[Sample]:
     """Single needle over a depth x length grid (the needle test of Kamradt and LOOM-Scope; the grid is
-    the manifest's). With a fixed ``needle`` sentence (and its ``question`` and ``answer``) every cell
-    hides that sentence, as LOOM-Scope does; otherwise a magic number under a random key."""
+    the manifest's, or the reference it names in ``grid``). With a fixed ``needle`` sentence (and its
+    ``question`` and ``answer``) every cell hides that sentence, as LOOM-Scope does; otherwise a magic
+    number under a random key."""
     if params["needle"] is not None:
         return _fixed_needle_grid(params, rng, tok)
     samples = []
-    for length in params["lengths"]:
-        for depth in params["depths"]:
+    lengths, depths = grid_cells(params)
+    for length in lengths:
+        for depth in depths:
             for rep in range(params["samples_per_cell"]):
                 key = haystack.needle_key(rng)
                 value = haystack.needle_number(rng, params["value_digits"])
@@ -43,8 +64,9 @@ def _fixed_needle_grid(params: dict[str, Any], rng: random.Random, tok: TokenCou
     if not params["question"] or not params["answer"]:
         raise InputError("dataset.params: a fixed needle needs its question and answer — set both")
     samples = []
-    for length in params["lengths"]:
-        for depth in params["depths"]:
+    lengths, depths = grid_cells(params)
+    for length in lengths:
+        for depth in depths:
             for rep in range(params["samples_per_cell"]):
                 context, n = _haystack_context(rng, tok, length - params["reserve_tokens"],
                                                [params["needle"]], [depth])
