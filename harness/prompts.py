@@ -2,7 +2,8 @@
 
 Truncation cuts one field (the context) and nothing else, so the instruction and the question
 always survive. The budget is the whole prompt as the engine sees it — chat template included —
-plus ``max_new_tokens`` reserved for the answer. LOOM-Scope instead keeps max_length/2 tokens at
+plus ``max_new_tokens`` reserved for the answer; the tokenizer's special tokens (a BOS), when the
+manifest's ``prompt.special_tokens`` adds them, are counted in it as the engine receives them. LOOM-Scope instead keeps max_length/2 tokens at
 each end of the raw prompt before the chat template and reserves nothing (see shared/LOOMBENCH.md).
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 
 from loomcore.errors import InputError
 from loomcore.hashing import sha256_text
-from loomcore.taskspec import TaskSpec
+from loomcore.taskspec import SPECIAL_TOKEN_POLICIES, TaskSpec
 from loomcore.tokenizer import ModelTokenizer
 
 
@@ -150,6 +151,9 @@ class PromptBuilder:
     chat_template: str | None = None
     system: str | None = None
     special_tokens: tuple[tuple[str, str], ...] = ()
+    # The tokenizer's own special tokens (a BOS) are part of the prompt's ids and of every count
+    # (``Prompt.adds_special_tokens``): what is measured against the budget is what the engine receives.
+    adds_special: bool = False
 
     def _full(self, variables: dict[str, Any]) -> str:
         text = render(self.template, variables)
@@ -163,12 +167,12 @@ class PromptBuilder:
 
     def overhead(self, sample: dict[str, Any]) -> int:
         """Tokens of everything but the cut field: template, question, chat template."""
-        return self.tokenizer.count(self._full({**sample, self.field: ""}))
+        return self.tokenizer.count(self._full({**sample, self.field: ""}), self.adds_special)
 
     def build(self, sample: dict[str, Any]) -> dict[str, Any]:
         """Returns text, tokens_before, tokens_after, truncated, skipped."""
         full = self._full(sample)
-        before = self.tokenizer.count(full)
+        before = self.tokenizer.count(full, self.adds_special)
         if before <= self.prompt_budget:
             return {"text": full, "tokens_before": before, "tokens_after": before, "truncated": False, "skipped": False}
         overhead = self.overhead(sample)
@@ -192,7 +196,7 @@ class PromptBuilder:
         keep = min(room, len(ids))
         while True:
             text = self._full({**sample, self.field: self._cut(ids, keep)})
-            after = self.tokenizer.count(text)
+            after = self.tokenizer.count(text, self.adds_special)
             if after <= self.prompt_budget or keep == 0:
                 break
             keep = max(0, keep - (after - self.prompt_budget))
@@ -202,7 +206,7 @@ class PromptBuilder:
         """``build`` for many samples, counting all untruncated prompts in one parallel batch."""
         texts = [self._full(s) for s in samples]
         out = []
-        for sample, text, n in zip(samples, texts, self.tokenizer.count_many(texts)):
+        for sample, text, n in zip(samples, texts, self.tokenizer.count_many(texts, self.adds_special)):
             if n <= self.prompt_budget:
                 out.append({"text": text, "tokens_before": n, "tokens_after": n, "truncated": False, "skipped": False})
             else:
@@ -228,8 +232,10 @@ def prompt_budget(budget_tokens: int, max_new_tokens: int) -> int:
     return budget_tokens - max_new_tokens
 
 
-def template_floor_tokens(template: str, tokenizer: ModelTokenizer, strict: bool = True) -> int:
-    """Tokens of the template's own text, every field empty: no sample can need fewer. A template
+def template_floor_tokens(template: str, tokenizer: ModelTokenizer, strict: bool = True,
+                          special: bool = False) -> int:
+    """Tokens of the template's own text, every field empty (with the tokenizer's special tokens when
+    the task adds them, ``special``): no sample can need fewer. A template
     that computes on its fields (str methods) cannot render them empty: ``strict`` refuses it
     (validate names the problem); otherwise its source text's tokens stand as an upper bound."""
     from jinja2 import ChainableUndefined, TemplateError
@@ -238,10 +244,10 @@ def template_floor_tokens(template: str, tokenizer: ModelTokenizer, strict: bool
     env = _bounded_environment_class()(undefined=ChainableUndefined, autoescape=False)
     env.globals.clear()  # as for rendering (``_environment``)
     try:
-        return tokenizer.count(_bounded(env.from_string(template).generate()))
+        return tokenizer.count(_bounded(env.from_string(template).generate()), special)
     except Exception as exc:
         if not strict:
-            return tokenizer.count(template)
+            return tokenizer.count(template, special)
         if isinstance(exc, TemplateError):
             raise InputError(f"prompt/template: cannot be rendered ({exc}) — use only the sample's fields") from None
         raise
@@ -253,6 +259,9 @@ def builder_for_task(task: TaskSpec, tokenizer: ModelTokenizer, model_dir: Path)
     if sha256_text(prompt.template) != prompt.sha256:
         raise InputError(f"{task.id}/prompt/sha256: the template hashes to {sha256_text(prompt.template)}, the "
                          f"manifest pins {prompt.sha256} — restore the template or re-pin")
+    if prompt.special_tokens not in (None, *SPECIAL_TOKEN_POLICIES):
+        raise InputError(f"{task.id}/prompt/special_tokens: {prompt.special_tokens!r} is not one of "
+                         f"{list(SPECIAL_TOKEN_POLICIES)} — the effective manifest is damaged; re-run from the manifest")
     chat = None
     if prompt.chat_template == "tokenizer":
         chat = chat_template_text(model_dir)
@@ -261,4 +270,4 @@ def builder_for_task(task: TaskSpec, tokenizer: ModelTokenizer, model_dir: Path)
     return PromptBuilder(template=prompt.template, tokenizer=tokenizer, policy=trunc.policy,
                          budget_tokens=trunc.budget_tokens, max_new_tokens=gen.max_new_tokens,
                          field=trunc.cut_field, chat_template=chat, system=prompt.system,
-                         special_tokens=chat_special_tokens(model_dir))
+                         special_tokens=chat_special_tokens(model_dir), adds_special=prompt.adds_special_tokens)

@@ -287,11 +287,13 @@ class Pipeline:
         if runnable:
             requests = [Request(s["id"], prompts[s["id"]]["text"], gen.max_new_tokens, gen.stops,
                                 0.0 if gen.temperature is None else gen.temperature,
-                                1.0 if gen.top_p is None else gen.top_p, gen.seed or 0) for s in runnable]
+                                1.0 if gen.top_p is None else gen.top_p, gen.seed or 0,
+                                task.prompt.adds_special_tokens) for s in runnable]
             outputs = {o.id: o for o in active.generate(requests)}
         elapsed = time.perf_counter() - t0
         self.generate_seconds += elapsed
-        new = [_record(task, s, prompts[s["id"]], outputs.get(s["id"]), prepared.accel_notes.get(s["id"]))
+        added = self.tokenizer.added_special_tokens if task.prompt.adds_special_tokens else ()
+        new = [_record(task, s, prompts[s["id"]], outputs.get(s["id"]), prepared.accel_notes.get(s["id"]), added)
                for s in batch if s["id"] not in done]
         return new, elapsed
 
@@ -324,7 +326,7 @@ def record_meta(benchmark: str, sample: dict[str, Any], notes: dict[str, Any] | 
 
 
 def _record(task: TaskSpec, sample: Sample, prompt: dict[str, Any], output,
-            notes: dict[str, Any] | None = None) -> Record:
+            notes: dict[str, Any] | None = None, added_tokens: tuple[str, ...] = ()) -> Record:
     answers = sample.get("answers", [])
     references = [str(a) for a in (answers if isinstance(answers, list) else [answers])]
     meta = record_meta(task.benchmark, sample, notes)
@@ -342,7 +344,8 @@ def _record(task: TaskSpec, sample: Sample, prompt: dict[str, Any], output,
         truncated=prompt["truncated"], skipped=prompt["skipped"], prediction=prediction, references=references,
         output_tokens=output.output_tokens if output else 0, finish_reason=output.finish_reason if output else None,
         scores=score_sample(list(task.metrics), prediction, references, meta) if output else {},
-        meta=meta, acceleration=record_label(task.active_acceleration))
+        meta=meta, acceleration=record_label(task.active_acceleration),
+        special_tokens=list(added_tokens) if added_tokens and text is not None else None)
 
 
 def run_header(effective: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,9 @@ class Record:
     sample has no scores and says why in ``skipped`` / ``error``. ``meta`` keeps the sample fields
     its benchmark declares (scorer context and sub-split labels, e.g. LongBench-v2's difficulty) and
     what an acceleration method did to it (RAG's retrieved chunk ids); ``acceleration`` names the
-    method with its digest."""
+    method with its digest. ``special_tokens`` lists the tokens the tokenizer added to the prompt's
+    text (``["<bos>"]``; the manifest's ``prompt.special_tokens``), counted in ``input_tokens``;
+    ``prompt_sha256`` is of the text alone."""
 
     id: str
     task: str
@@ -52,11 +54,12 @@ class Record:
     schema: str = field(default=RECORD_SCHEMA)
     meta: dict[str, Any] = field(default_factory=dict)
     acceleration: dict[str, Any] | None = None
+    special_tokens: list[str] | None = None
 
     def to_line(self) -> str:
         data = asdict(self)
         # Written only when used, so records of plain runs keep the bytes they always had.
-        for optional in ("meta", "acceleration"):
+        for optional in ("meta", "acceleration", "special_tokens"):
             if not data[optional]:
                 del data[optional]
         return canonical_json(data) + "\n"
@@ -122,6 +125,7 @@ _FIELDS: dict[str, tuple[Any, str]] = {
     "error": (_optional(_is_str), "a string or null"), "schema": (lambda v: v == RECORD_SCHEMA, repr(RECORD_SCHEMA)),
     "meta": (lambda v: isinstance(v, dict), "an object"), "acceleration": (_optional(lambda v: isinstance(v, dict)),
                                                                           "an object or null"),
+    "special_tokens": (_optional(lambda v: isinstance(v, list) and all(map(_is_str, v))), "a list of strings or null"),
 }
 # The fields every record has: those of Record without a default.
 _REQUIRED = tuple(f.name for f in fields(Record) if f.default is MISSING and f.default_factory is MISSING)

@@ -33,6 +33,15 @@ Sample = JSONObject
 # never read (a benchmark's score is its own aggregation, ``harness.benchmarks``).
 RETIRED_TASK_KEYS = ("aggregation",)
 
+# ``prompt.special_tokens``: follow the tokenizer's own special tokens, or send the text alone (``Prompt``).
+SPECIAL_TOKEN_POLICIES = ("tokenizer", "none")
+
+
+def adds_special_tokens(special_tokens: Any, chat_template: Any) -> bool:
+    """Whether a prompt gets the tokenizer's special tokens: under ``tokenizer``, a plain prompt does and a
+    chat-templated one does not (its template writes what it needs, as ``apply_chat_template``'s ids)."""
+    return special_tokens == "tokenizer" and chat_template != "tokenizer"
+
 
 def _bad(where: str, value: Any, what: str) -> InputError:
     return InputError(f"{where}: {str(value)[:60]!r} is not {what} — the effective manifest is damaged or was "
@@ -133,10 +142,16 @@ class Prompt(_Spec):
       ``none`` (or absent) sends it as plain text.
     - ``chat_template_sha256``: the pin of that chat template (needed when it is used).
     - ``system``: a system message, for a chat template that takes one.
+    - ``special_tokens``: ``tokenizer`` follows the tokenizer's own special-token policy — its
+      post-processor adds what it adds (Gemma's ``<bos>``) to a plain prompt, as ``AutoTokenizer``,
+      vLLM and lm-evaluation-harness do; a chat-templated prompt is sent as the template writes it
+      (``apply_chat_template`` semantics: a BOS the template writes is never doubled). ``none`` sends
+      the prompt's text alone. Absent (a run directory written before this field): ``none``, what
+      loomctl did then. The manifest must set it (``loomctl validate``).
     """
 
     KINDS: ClassVar[dict[str, str]] = {"template": "str", "sha256": "str", "chat_template": "str",
-                                       "chat_template_sha256": "str", "system": "str"}
+                                       "chat_template_sha256": "str", "system": "str", "special_tokens": "str"}
     REQUIRED: ClassVar[tuple[str, ...]] = ("template", "sha256")
 
     template: str
@@ -144,6 +159,12 @@ class Prompt(_Spec):
     chat_template: str | None = None
     chat_template_sha256: str | None = None
     system: str | None = None
+    special_tokens: str | None = None
+
+    @property
+    def adds_special_tokens(self) -> bool:
+        """Whether the tokenizer's special tokens are added to this task's prompts (see ``special_tokens``)."""
+        return adds_special_tokens(self.special_tokens, self.chat_template)
 
 
 @dataclass(frozen=True)

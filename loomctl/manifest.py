@@ -21,7 +21,7 @@ from harness import (
 )
 from loomcore.errors import InputError
 from loomcore.hashing import sha256_json, strict_json_loads
-from loomcore.taskspec import Acceleration, Dataset, Generation, Prompt, TaskSpec, Truncation
+from loomcore.taskspec import Acceleration, Dataset, Generation, Prompt, TaskSpec, Truncation, adds_special_tokens
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "manifests" / "schema" / "manifest.v1.json"
 SUPPORTED_MAJOR = "1"
@@ -80,6 +80,10 @@ class ManifestTask:
         if self.acceleration and self.acceleration.get("kind", "none") != "none":
             out["acceleration"] = self.acceleration
         return out
+
+    @property
+    def adds_special_tokens(self) -> bool:
+        return adds_special_tokens(self.prompt.get("special_tokens"), self.prompt.get("chat_template"))
 
     @property
     def typed_acceleration(self) -> Acceleration | None:
@@ -379,6 +383,11 @@ def _prompt_problems(manifest: Manifest, task: ManifestTask) -> list[str]:
             return exc.problems
     if task.prompt.get("chat_template") == "tokenizer" and "chat_template_sha256" not in task.prompt:
         return [f"{at}/chat_template_sha256: missing pin for the tokenizer's chat template — run `loomctl pin`"]
+    if "special_tokens" not in task.prompt:
+        return [f"{at}/special_tokens: missing — set it in the task or in defaults.prompt: \"tokenizer\" adds the "
+                "tokenizer's own special tokens (a BOS such as Gemma's <bos>) to a plain prompt, as AutoTokenizer, "
+                "vLLM and lm-evaluation-harness do (a chat template writes its own); \"none\" sends the text alone. "
+                "It changes what the model sees and the score, so the manifest pins it"]
     return []
 
 
@@ -414,7 +423,7 @@ def _template_budget_problems(manifest: Manifest) -> list[str]:
             continue
         try:
             text = template_text(manifest, task.prompt, task.pointer)
-            floor = template_floor_tokens(text, tokenizer)
+            floor = template_floor_tokens(text, tokenizer, special=task.adds_special_tokens)
         except (InputError, KeyError, OSError, ValueError):
             continue
         except Exception as exc:  # a Jinja syntax error

@@ -179,7 +179,7 @@ def _drop_tasks_that_cannot_fit(manifest: mf.Manifest, data: dict[str, Any], mod
     derived = mf.Manifest(manifest.path, data)
     for task in reversed(mf.tasks(derived)):
         text = mf.template_text(derived, task.prompt, task.pointer)
-        floor = template_floor_tokens(text, tokenizer, strict=False)
+        floor = template_floor_tokens(text, tokenizer, strict=False, special=task.adds_special_tokens)
         new = int(task.generation.get("max_new_tokens", 0))
         need = floor + new
         if floor > prompt_budget(min(window, int(task.truncation.get("budget_tokens", window))), new):

@@ -105,18 +105,23 @@ def _against_inputs(tasks: list[TaskSpec], limit: int | None, records, model_dir
         for extra in sorted(set(rows) - set(by_id)):
             problems.append(f"samples/{task.id}.jsonl: {extra}: no such sample in the pinned data")
         builder = builder_for_task(task, tokenizer, model_dir)
+        added = list(tokenizer.added_special_tokens) if task.prompt.adds_special_tokens else []
         # as the run saw them: the benchmark's preparation, then an acceleration method's (RAG's) transform
         present = prepared_samples([by_id[i] for i in rows if i in by_id], task.benchmark, task.id)
         present, _ = transform_samples(task.active_acceleration, present, tokenizer, task)
         for sample, prompt in zip(present, builder.build_many(present)):
-            problems += _prompt_problems(f"samples/{task.id}.jsonl", rows[sample["id"]], prompt, tokenizer)
+            problems += _prompt_problems(f"samples/{task.id}.jsonl", rows[sample["id"]], prompt, tokenizer, added)
     return problems
 
 
-def _prompt_problems(where: str, r, prompt: dict[str, Any], tokenizer) -> list[str]:
-    """One record against its re-rendered prompt and its re-counted prediction."""
+def _prompt_problems(where: str, r, prompt: dict[str, Any], tokenizer, added: list[str]) -> list[str]:
+    """One record against its re-rendered prompt (the special tokens the manifest adds included) and
+    its re-counted prediction."""
     where = f"{where}: {r.id}"
     problems = []
+    if prompt["text"] is not None and (r.special_tokens or []) != added:
+        problems.append(f"{where}: special_tokens {r.special_tokens or []}, the manifest's prompt.special_tokens "
+                        f"adds {added}")
     if prompt["text"] is not None and sha256_text(prompt["text"]) != r.prompt_sha256:
         problems.append(f"{where}: prompt_sha256 does not match the pinned template and data")
     elif prompt["text"] is not None and not (prompt["text"].startswith(r.prompt_head or "")

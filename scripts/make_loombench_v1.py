@@ -91,6 +91,9 @@ def build() -> dict:
         "image": {"base": CUDA_BASE, "flavour": "vllm", "engine_version": VLLM_VERSION},
         **({"judges": judges} if judges else {}),
         "defaults": {
+            # The model's own special tokens (Llama 3.1's <|begin_of_text|>): its chat template writes them
+            # where it is used; a plain prompt (NIAH, fwe) gets them from the tokenizer, as vLLM adds them.
+            "prompt": {"special_tokens": "tokenizer"},
             "truncation": {"policy": "middle", "budget_tokens": WINDOW, "tokenizer": "model", "field": "context",
                            "counts_chat_template": True, "reserves_max_new_tokens": True},
             "generation": {"temperature": 0.0, "top_p": 1.0, "seed": 0},

@@ -16,6 +16,10 @@ from loomcore.taskspec import JSONObject
 
 @dataclass(frozen=True)
 class Request:
+    """One prompt to complete. ``special_tokens``: encode ``prompt`` with the tokenizer's own special
+    tokens (a BOS), as the manifest's ``prompt.special_tokens`` decides (``Prompt.adds_special_tokens``);
+    the prompt builder counted them in the budget."""
+
     id: str
     prompt: str
     max_new_tokens: int
@@ -23,6 +27,19 @@ class Request:
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 0
+    special_tokens: bool = False
+
+
+def encode_requests(tokenizer: Any, requests: list[Request]) -> list[list[int]]:
+    """The token ids of each request's prompt, special tokens added where the request says so
+    (batched per setting, in the requests' order)."""
+    ids: list[list[int] | None] = [None] * len(requests)
+    for special in (False, True):
+        chosen = [i for i, r in enumerate(requests) if r.special_tokens == special]
+        if chosen:
+            for i, encoded in zip(chosen, tokenizer.encode_many([requests[i].prompt for i in chosen], special)):
+                ids[i] = encoded
+    return ids  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.engines import Output, Request, cut_at_stop
+from harness.engines import Output, Request, cut_at_stop, encode_requests
 from harness.engines.options import Option, resolve_options
 from harness.registry import resolve
 from loomcore.errors import InputError, RuntimeFailure, version_mismatch
@@ -58,8 +58,9 @@ class TransformersEngine:
         dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
                  "auto": "auto"}[model.get("dtype", "auto")]
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True, trust_remote_code=trust)
-        # Prompts are encoded as the harness counted them (tokenizer.json, no special tokens added), in
-        # one parallel batch; the transformers tokenizer decodes and finds stop strings.
+        # Prompts are encoded as the harness counted them (tokenizer.json, the tokenizer's special tokens
+        # added where the request says so), in one parallel batch; the transformers tokenizer decodes and
+        # finds stop strings.
         self.encoder = ModelTokenizer(model_dir)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
@@ -97,7 +98,7 @@ class TransformersEngine:
         if self.acceleration is not None:
             return [self._generate_accelerated(r) for r in requests]
         torch = self.torch
-        encoded = self.encoder.encode_many([r.prompt for r in requests])
+        encoded = encode_requests(self.encoder, requests)
         order = sorted(range(len(requests)), key=lambda i: (-len(encoded[i]), requests[i].id))
         outputs: dict[int, Output] = {}
         for start in range(0, len(order), self.batch_size):
@@ -128,7 +129,7 @@ class TransformersEngine:
     def _generate_accelerated(self, request: Request) -> Output:
         """One prompt alone (batch 1, no padding) through the task's acceleration method."""
         torch = self.torch
-        ids = torch.tensor([self.encoder.encode(request.prompt)], device=self.device)
+        ids = torch.tensor([self.encoder.encode(request.prompt, request.special_tokens)], device=self.device)
         torch.manual_seed(request.seed)
         try:
             with torch.inference_mode():

@@ -56,7 +56,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from harness.engines import Output, Request, cut_at_stop
+from harness.engines import Output, Request, cut_at_stop, encode_requests
 from harness.engines.options import Option, resolve_options
 from loomcore.errors import InputError, RuntimeFailure
 
@@ -354,7 +354,7 @@ class OpenAIEngine:
             return []
         s = self.settings
         needs_ids = s.prompt_format == "token_ids" or (s.check_prompt_tokens and s.endpoint == "completions")
-        prompt_ids = self.tokenizer.encode_many([r.prompt for r in requests]) if needs_ids else [None] * len(requests)
+        prompt_ids = encode_requests(self.tokenizer, requests) if needs_ids else [None] * len(requests)
         with ThreadPoolExecutor(max_workers=min(s.concurrency, len(requests))) as pool:
             futures = [pool.submit(self._one, r, ids) for r, ids in zip(requests, prompt_ids)]
             try:
@@ -372,9 +372,11 @@ class OpenAIEngine:
                 and usage.get("prompt_tokens") is not None and usage["prompt_tokens"] != len(prompt_ids):
             raise RuntimeFailure(
                 f"engine: the server counted {usage['prompt_tokens']} prompt tokens for {request.id}, the harness "
-                f"{len(prompt_ids)} — it tokenized another prompt (added special tokens?); use prompt_format "
-                "token_ids, or extra_body {\"add_special_tokens\": false} on vLLM, or set check_prompt_tokens "
-                "false for a server with another tokenizer")
+                f"{len(prompt_ids)} — it tokenized another prompt. A server that adds the tokenizer's special "
+                "tokens (a BOS) to a text prompt matches prompt.special_tokens 'tokenizer'; one that adds none "
+                "matches 'none': set the manifest's prompt.special_tokens to what the server does, or send "
+                "prompt_format token_ids where the server takes them; set check_prompt_tokens false only for "
+                "a server with another tokenizer")
         text, reason, tokens = parse_response(response, request, s.endpoint)
         if tokens is None:  # a server without usage: count what it generated with our tokenizer
             tokens = self.tokenizer.count(generated_text(response, s.endpoint))

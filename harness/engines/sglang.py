@@ -59,7 +59,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.engines import Output, Request
+from harness.engines import Output, Request, encode_requests
 from harness.engines.options import (
     HOST,
     Option,
@@ -185,7 +185,7 @@ class SGLangEngine:
     def generate(self, requests: list[Request]) -> list[Output]:
         if not requests:
             return []
-        prompts = self.tokenizer.encode_many([r.prompt for r in requests])
+        prompts = encode_requests(self.tokenizer, requests)
         for request, ids in zip(requests, prompts):
             if self.context_length and len(ids) + request.max_new_tokens > self.context_length:
                 raise InputError(f"{request.id}: {len(ids)} prompt tokens + max_new_tokens {request.max_new_tokens} "

@@ -59,7 +59,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.engines import Output, Request
+from harness.engines import Output, Request, encode_requests
 from harness.engines.options import (
     HOST,
     Option,
@@ -212,7 +212,7 @@ class VLLMEngine:
             return []
         import torch
 
-        prompts = self.tokenizer.encode_many([r.prompt for r in requests])
+        prompts = encode_requests(self.tokenizer, requests)
         for request, ids in zip(requests, prompts):
             if self.max_model_len and len(ids) + request.max_new_tokens > self.max_model_len:
                 raise InputError(f"{request.id}: {len(ids)} prompt tokens + max_new_tokens {request.max_new_tokens} "
