@@ -29,7 +29,7 @@ from loomcore.hashing import sha256_text
 from loomcore.records import Record, RecordFile, read_records
 from loomcore.rundir import ENVIRONMENT, MANIFEST, SCORES, TIMING, RunDir
 from loomcore.specs import ModelRef, Scores, Suite
-from loomcore.taskspec import Sample, TaskSpec
+from loomcore.taskspec import Sample, TaskSpec, limit_from_json
 from loomcore.tokenizer import ModelTokenizer
 
 
@@ -177,8 +177,7 @@ class Pipeline:
         self.effective, self.run, self.model_dir, self.root, self.data_dir = effective, run, model_dir, root, data_dir
         self.mismatches, self.weights, self.resources = mismatches, weights, resources
         self.tasks = run.tasks(effective)
-        limit = effective.get("limit")
-        self.limit = limit if isinstance(limit, int) and not isinstance(limit, bool) else None
+        self.limit = limit_from_json(effective.get("limit"))
         self.tokenizer = ModelTokenizer(model_dir)
         self.phases = {"engine_load": 0.0, "data": 0.0, "prompts": 0.0, "prepare_wait": 0.0}
         self.generate_seconds = 0.0

@@ -299,6 +299,16 @@ class TaskSpec:
         return self.acceleration if self.acceleration is not None and self.acceleration.is_active else None
 
 
+def limit_from_json(value: Any, where: str = "manifest.json/limit") -> int | None:
+    """The effective manifest's ``limit`` (the run's ``--limit``: the first samples of each task): a
+    positive integer, or None for every sample; anything else is refused, naming the field."""
+    if value is None:
+        return None
+    if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        raise _bad(where, value, "a positive integer or null")
+    return value
+
+
 def tasks_from_json(data: Any, where: str = "manifest.json/tasks") -> list[TaskSpec]:
     """The tasks of an effective manifest (its ``tasks`` list), typed and checked."""
     if not isinstance(data, list):

@@ -70,16 +70,22 @@ class ManifestTask:
                         truncation=Truncation.from_json(self.truncation, f"{at}/truncation"),
                         generation=Generation.from_json(self.generation, f"{at}/generation"),
                         metrics=self.metrics,
-                        acceleration=Acceleration.from_json(self.acceleration, f"{at}/acceleration")
-                        if self.acceleration and self.acceleration.get("kind", "none") != "none" else None)
+                        acceleration=Acceleration.from_json(self.active_acceleration, f"{at}/acceleration")
+                        if self.active_acceleration else None)
 
     def as_dict(self) -> dict[str, Any]:
         """The task's settings as written (``loomctl show``): the template is still a file's name."""
         out = {"benchmark": self.benchmark, "id": self.id, "dataset": self.dataset, "prompt": self.prompt,
                "truncation": self.truncation, "generation": self.generation, "metrics": list(self.metrics)}
-        if self.acceleration and self.acceleration.get("kind", "none") != "none":
-            out["acceleration"] = self.acceleration
+        if self.active_acceleration:
+            out["acceleration"] = self.active_acceleration
         return out
+
+    @property
+    def active_acceleration(self) -> dict[str, Any] | None:
+        """The task's acceleration setting as written, None for the full cache (absent or kind "none")."""
+        spec = self.acceleration
+        return spec if spec and spec.get("kind", "none") != "none" else None
 
     @property
     def adds_special_tokens(self) -> bool:
@@ -89,8 +95,8 @@ class ManifestTask:
     def typed_acceleration(self) -> Acceleration | None:
         """The task's acceleration method, typed; None for the full cache (or a malformed setting,
         which validation reports)."""
-        spec = self.acceleration
-        if not spec or spec.get("kind", "none") == "none":
+        spec = self.active_acceleration
+        if spec is None:
             return None
         try:
             return Acceleration.from_json(spec, f"{self.pointer}/acceleration")

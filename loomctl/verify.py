@@ -17,7 +17,7 @@ from loomcore.hashing import sha256_text
 from loomcore.records import read_records
 from loomcore.rundir import MANIFEST, RunDir
 from loomcore.specs import Scores
-from loomcore.taskspec import TaskSpec
+from loomcore.taskspec import TaskSpec, limit_from_json
 
 
 def verify(run_dir: Path, model_dir: Path | None = None, root: Path | None = None) -> list[str]:
@@ -37,7 +37,7 @@ def verify(run_dir: Path, model_dir: Path | None = None, root: Path | None = Non
         problems += _record_problems(task, records.get(task_id, []))
     problems += _aggregate_problems(typed, records, published)
     if model_dir is not None and root is not None:
-        problems += _against_inputs(typed, effective.get("limit"), records, model_dir, root)
+        problems += _against_inputs(typed, limit_from_json(effective.get("limit")), records, model_dir, root)
     return problems
 
 
@@ -98,7 +98,7 @@ def _against_inputs(tasks: list[TaskSpec], limit: int | None, records, model_dir
         if samples_sha256(samples) != task.dataset.sha256:
             problems.append(f"{task.id}: the regenerated data does not match the pinned content hash")
             continue
-        by_id = {s["id"]: s for s in select(samples, limit if isinstance(limit, int) else None)}
+        by_id = {s["id"]: s for s in select(samples, limit)}
         rows = {r.id: r for r in records.get(task.id, [])}
         for missing in sorted(set(by_id) - set(rows)):
             problems.append(f"samples/{task.id}.jsonl: {missing}: missing record")

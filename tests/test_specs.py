@@ -100,3 +100,12 @@ def test_the_task_reader_refuses_and_names_the_field(edit, field):
         tasks_from_json(tasks, "manifest.json/tasks")
     assert field in caught.value.problems[0]
     assert caught.value.problems[0].startswith("manifest.json/tasks/0")
+
+
+def test_a_run_limit_is_a_positive_integer_or_null_else_refused_naming_the_field():
+    from loomcore.taskspec import limit_from_json
+
+    assert limit_from_json(None) is None and limit_from_json(2) == 2
+    for bad in ("2", True, 0, -1, 2.0):
+        with pytest.raises(InputError, match="manifest.json/limit"):
+            limit_from_json(bad)
