@@ -5,13 +5,21 @@ With per-sample records on both sides, samples are matched by id and tested pair
 for 0/1 scores, a paired bootstrap otherwise. With aggregates only on one side, the test falls back
 to an unpaired normal interval from the two standard errors, and says so.
 
-Verdict per task, with margin m (points) and level alpha from the golden's tolerance block:
+The suite's average (the mean of its benchmarks, each the sample-weighted mean of its tasks: a weighted
+mean of per-sample scores) is tested beside the tasks, paired and stratified by task: the one-sided p
+of a paired sign-flip randomization test of the weighted mean difference (every matched pair's
+difference flipped at random, the suite's weights kept; for 0/1 scores the weighted form of
+McNemar's test) and its interval from a paired bootstrap resampled within each task. Its margin is
+``suite.margin`` in the golden's tolerance (the tasks' default margin when absent), and its p joins
+the tasks' in one Holm family, so the family-wise error of "suite + tasks" is alpha together.
+
+Verdict per task (and for the suite), with margin m (points) and level alpha from the golden's tolerance block:
 - FAIL: the new score is significantly below the golden one (one-sided test, Holm-adjusted across
   tasks with Tarone's pruning of tests that cannot reach significance, p < alpha) *and* the drop is
   larger than m;
 - PASS: not FAIL, and the lower end of the delta's (1 - alpha) interval is above -m (non-inferior);
 - WARN: neither shown (inconclusive: too few samples to tell).
-Exit 1 if any task FAILs.
+Exit 1 if the suite or any task FAILs.
 """
 
 from __future__ import annotations
@@ -299,6 +307,65 @@ def _all_rows(golden: Side, new: Side, tol: dict[str, Any]) -> tuple[list[Row], 
     return rows, buckets
 
 
+def suite_weights(golden: Side, tasks: dict[str, list[str]]) -> dict[str, float]:
+    """Each matched task's weight per sample in the suite average: 1 / (benchmarks x the benchmark's
+    matched samples), so that sum(weight x samples) over a benchmark's tasks is its share, 1 / benchmarks."""
+    by_bench: dict[str, int] = {}
+    for task, ids in tasks.items():
+        bench = golden.scores.tasks[task].benchmark
+        by_bench[bench] = by_bench.get(bench, 0) + len(ids)
+    return {task: 1.0 / (len(by_bench) * by_bench[golden.scores.tasks[task].benchmark]) for task in tasks}
+
+
+def suite_margin(tol: dict[str, Any]) -> float:
+    """The suite average's non-inferiority margin: ``suite.margin`` of the tolerance, else the tasks' ``margin``."""
+    suite = tol.get("suite", {})
+    margin = suite.get("margin", tol["margin"]) if isinstance(suite, dict) else None
+    if not isinstance(margin, (int, float)) or isinstance(margin, bool) or not math.isfinite(margin) or margin < 0:
+        raise InputError(f"tolerance.json/suite/margin: {str(margin)[:40]!r} is not a margin in points — give "
+                         "{\"suite\": {\"margin\": <points, >= 0>}} or leave it out to use the tasks' margin")
+    return float(margin)
+
+
+def _suite_row(golden: Side, new: Side, tol: dict[str, Any]) -> Row | None:
+    """The suite average's paired, task-stratified test over the samples scored on both sides (see the
+    module docstring); None where a side has no per-sample records."""
+    if golden.per_sample is None or new.per_sample is None:
+        return None
+    tasks = {t: ids for t in golden.scores.tasks if t in golden.per_sample and t in new.per_sample
+             and (ids := sorted(set(golden.per_sample[t]) & set(new.per_sample[t])))}
+    if not tasks:
+        return None
+    weights = suite_weights(golden, tasks)
+    strata = [(np.array([golden.per_sample[t][i] for i in ids]), np.array([new.per_sample[t][i] for i in ids]),
+               weights[t]) for t, ids in tasks.items()]
+    g_avg = 100 * sum(w * g.sum() for g, _, w in strata)
+    n_avg = 100 * sum(w * n.sum() for _, n, w in strata)
+    d = np.concatenate([100 * w * (n - g) for g, n, w in strata])
+    observed = float(d.sum())
+    rng = np.random.default_rng(tol["seed"])
+    samples, alpha = tol["bootstrap_samples"], tol["alpha"]
+    nonzero = d[d != 0]
+    if nonzero.size:
+        signs = rng.choice(np.array([-1.0, 1.0]), size=(samples, nonzero.size))
+        flipped = signs @ nonzero
+        p = float((np.sum(flipped <= observed + 1e-12) + 1) / (samples + 1))
+        p_min = 1 / (samples + 1)
+    else:
+        p, p_min = 1.0, 1.0
+    boot = np.zeros(samples)
+    for g, n, w in strata:
+        idx = rng.integers(0, len(g), size=(samples, len(g)))
+        boot += 100 * w * (n - g)[idx].sum(axis=1)
+    low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+    margin = suite_margin(tol)
+    n_pairs = sum(len(ids) for ids in tasks.values())
+    return Row("suite average", "all", round(g_avg, 4), round(n_avg, 4), round(observed, 4), round(float(low), 4),
+               round(float(high), 4), n_pairs,
+               f"paired sign-flip, stratified by task ({int(nonzero.size)} of {n_pairs} pairs differ)", p, p_min,
+               margin=margin)
+
+
 def _judge(rows: list[Row], alpha: float) -> str:
     """Each tested row's Holm-adjusted p-value and verdict (an untested row warns); the overall verdict."""
     tested = [r for r in rows if r.p_worse is not None]
@@ -316,9 +383,15 @@ def _judge(rows: list[Row], alpha: float) -> str:
 def compare(new_path: Path, golden_path: Path, tolerance: dict[str, Any] | None = None) -> dict[str, Any]:
     """NEW against GOLDEN: per-task paired tests, Holm-corrected, against each task's margin."""
     new, golden = load_side(new_path), load_side(golden_path)
-    tol = {**DEFAULT_TOLERANCE, **(golden.tolerance or {}), **(tolerance or {})}
+    return compare_sides(golden, new, {**DEFAULT_TOLERANCE, **(golden.tolerance or {}), **(tolerance or {})})
+
+
+def compare_sides(golden: Side, new: Side, tol: dict[str, Any]) -> dict[str, Any]:
+    """``compare`` of two loaded sides under a full tolerance block (the gate simulation calls it too)."""
     rows, buckets = _all_rows(golden, new, tol)
-    verdict = _judge(rows, tol["alpha"])
+    suite = _suite_row(golden, new, tol)
+    verdict = _judge(rows + ([suite] if suite else []), tol["alpha"])
     return {"new": new.label, "golden": golden.label, "tolerance": tol, "verdict": verdict,
+            "suite": asdict(suite) if suite else None,
             "tasks": [asdict(r) for r in rows], "buckets": [asdict(r) for r in buckets],
             "pin_differences": pin_differences(golden, new)}

@@ -50,50 +50,90 @@ def bench_hashing(size_mib: int = 512) -> bool:
     return ratio >= 0.8
 
 
-def bench_gate(golden: Path = Path("golden/loombench-lite"), trials: int = 400) -> bool:
-    """Simulate the diff gate at the golden's task sizes and accuracies.
+# Engine noise for the gate simulation: the share of lite samples whose primary score differs between two
+# runs of the golden manifest that differ only in engine.args.batch_size. Measured 2026-12-02 on this
+# project's CPU machine (transformers, float32, batch 4 as golden vs batch 1): 0 of 316 scores and 0 of
+# 316 predictions differ. GPU engines are not bit-reproducible across batch shapes; no GPU rate has
+# been measured yet, so the bench also prints the false-alarm rate at assumed rates (GATE_STRESS_FLIP_RATES).
+GATE_ENGINE_FLIP_RATE = 0.0
+GATE_STRESS_FLIP_RATES = (0.02, 0.05)
+
+
+def bench_gate(golden: Path = Path("golden/loombench-lite"), trials: int = 400, noise: float | None = None) -> bool:
+    """Simulate the diff gate (``loomctl.compare.compare_sides``: per-task tests and the suite's, one Holm
+    family) at the golden's task sizes and accuracies.
 
     Each sample gets a true success probability drawn from a Beta distribution with the task's golden
     mean (concentration 2: most samples nearly always right or wrong, as for real models); golden and
-    new outcomes are independent draws. No change: both from the same probabilities. A k-point drop:
-    the new probabilities lowered by k/100 in expectation (clipped at 0). Prints the suite-level
-    false-alarm rate (any task FAIL; target <= 5 %) and the per-task power to FAIL a 5-point drop."""
-
+    new outcomes are independent draws. No change: both from the same probabilities. Engine noise: the
+    new outcomes are the golden ones, each flipped at a rate (symmetric flips): ``noise`` (default the
+    rate measured between two batch sizes, ``GATE_ENGINE_FLIP_RATE``) and the assumed stress rates. A k-point drop of one task: its new
+    probabilities lowered by k/100 in expectation (clipped at 0); of the suite average: every task that
+    can drop lowered in proportion to its score, so that the suite average falls by k points. Prints the
+    false-alarm rate (suite or any task FAIL; target <= 5 %) with and without engine noise, the power to
+    FAIL a drop of the suite average, and per task."""
     import numpy as np
 
-    from loomctl.compare import DEFAULT_TOLERANCE, holm, mcnemar_worse_p
+    from loomctl.compare import DEFAULT_TOLERANCE, Side, compare_sides, suite_margin, suite_weights
 
-    scores = RunDir(golden).scores()
-    tol = {**DEFAULT_TOLERANCE, **RunDir(golden).read(TOLERANCE)}
+    rates = (GATE_ENGINE_FLIP_RATE if noise is None else noise, *GATE_STRESS_FLIP_RATES)
+    run = RunDir(golden)
+    scores = run.scores()
+    tol = {**DEFAULT_TOLERANCE, **run.read(TOLERANCE), "bootstrap_samples": 500}
     rng = np.random.default_rng(0)
     tasks = [(name, t.n, max(min(t.score / 100, 0.95), 0.05)) for name, t in scores.tasks.items()]
     golden_means = {name: t.score / 100 for name, t in scores.tasks.items()}
+    ids = {name: [f"s{i}" for i in range(n)] for name, n, _ in tasks}
+    weights = suite_weights(Side("", scores, None, None, None, None, None), ids)
 
-    def fails(drop: float, only: str | None) -> list[bool]:
-        ps, mins, deltas, margins = [], [], [], []
+    def verdicts(drops: dict[str, float], flip: float | None = None) -> dict[str, str]:
+        g_side, n_side = {}, {}
         for name, n, mean in tasks:
             p = rng.beta(2 * mean, 2 * (1 - mean), size=n)
             g = rng.random(n) < p
-            shifted = np.clip(p - (drop if only in (None, name) else 0.0) * n / max(np.sum(p > 0), 1), 0, 1)
-            new = rng.random(n) < shifted
-            losses, wins = int(np.sum(g & ~new)), int(np.sum(~g & new))
-            ps.append(mcnemar_worse_p(losses, wins))
-            mins.append(0.5 ** (losses + wins))
-            deltas.append(100 * (new.mean() - g.mean()))
-            margins.append(tol.get("tasks", {}).get(name, {}).get("margin", tol["margin"]))
-        adjusted = holm(ps, mins, tol["alpha"])
-        return [p < tol["alpha"] and d < -m for p, d, m in zip(adjusted, deltas, margins)]
+            if flip is not None:
+                new = g ^ (rng.random(n) < flip)
+            else:
+                shifted = np.clip(p - drops.get(name, 0.0) * n / max(np.sum(p > 0), 1), 0, 1)
+                new = rng.random(n) < shifted
+            g_side[name] = dict(zip(ids[name], g.astype(float)))
+            n_side[name] = dict(zip(ids[name], new.astype(float)))
+        none = {name: dict.fromkeys(ids[name]) for name in ids}
+        result = compare_sides(Side("golden", scores, None, None, g_side, none, None),
+                               Side("new", scores, None, None, n_side, none, None), tol)
+        return {"suite": result["suite"]["verdict"], **{r["task"]: r["verdict"] for r in result["tasks"]}}
 
-    false_alarm = sum(any(fails(0.0, None)) for _ in range(trials)) / trials
-    print(f"gate: {len(tasks)} tasks, n = {sorted({n for _, n, _ in tasks})}, alpha {tol['alpha']}, "
-          f"margin {tol['margin']} points, {trials} trials each")
-    print(f"gate: false-alarm rate under no change (any task FAIL): {false_alarm:.3f} (target <= 0.05)")
+    def rate(make, count: int, key: str | None = None) -> float:
+        hits = 0
+        for _ in range(count):
+            v = make()
+            hits += (v[key] == "FAIL") if key else ("FAIL" in v.values())
+        return hits / count
+
+    print(f"gate: {len(tasks)} tasks, n = {sorted({n for _, n, _ in tasks})}, alpha {tol['alpha']}, task margin "
+          f"{tol['margin']} points, suite margin {suite_margin(tol)}, {trials} trials each")
+    false_alarm = rate(lambda: verdicts({}), trials)
+    noisy = {flips: rate(lambda: verdicts({}, flips), trials) for flips in rates}
+    print(f"gate: false-alarm rate under no change (suite or any task FAIL): {false_alarm:.3f}; with engine noise, "
+          f"flips at the measured rate {rates[0]:.3f}: {noisy[rates[0]]:.3f}; at assumed rates "
+          + ", ".join(f"{flips:.3f}: {noisy[flips]:.3f}" for flips in rates[1:]) + " (target <= 0.05)")
+    share = {name: weights[name] * n * golden_means[name] for name, n, _ in tasks}
+    total = sum(share.values())
+    suite_power = {}
+    for drop in (0.02, 0.05, 0.10):
+        # each task's drop in its own points, so that the weighted average falls by ``drop``
+        per_task = {name: drop * golden_means[name] / total for name in share} if total else {}
+        feasible = all(per_task[name] <= golden_means[name] for name in per_task)
+        suite_power[drop] = rate(lambda: verdicts(per_task), trials // 4, "suite") if feasible else None
+    print("gate: power to FAIL a drop of the suite average (spread over tasks in proportion to their scores): "
+          + ", ".join(f"{round(d * 100)} points {p:.2f}" if p is not None else f"{round(d * 100)} points n/a"
+                      for d, p in suite_power.items()))
     for drop in (0.05, 0.10, 0.20):
-        power = {name: sum(fails(drop, name)[i] for _ in range(trials // 4)) / (trials // 4)
-                 for i, (name, _, _) in enumerate(tasks) if golden_means[name] >= drop + 0.05}
+        power = {name: rate(lambda: verdicts({name: drop}), trials // 4, name)
+                 for name, _, _ in tasks if golden_means[name] >= drop + 0.05}
         print(f"gate: power to FAIL a {round(drop * 100)}-point drop in one task (tasks scoring above it): "
               + (", ".join(f"{k} {v:.2f}" for k, v in power.items()) or "none"))
-    return false_alarm <= 0.05
+    return false_alarm <= 0.05 and all(value <= 0.05 for value in noisy.values())
 
 
 def bench_overhead(samples: int = 100, length: int = 8000) -> bool:

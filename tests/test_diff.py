@@ -87,7 +87,7 @@ def test_formats(two_runs, tmp_path, monkeypatch):
     golden, new = two_runs
     junit = loomctl("diff", str(new), str(golden), "--format", "junit")
     suite = ET.fromstring(junit.stdout)
-    assert suite.get("tests") == "2" and suite.get("failures") == "0"
+    assert suite.get("tests") == "3" and suite.get("failures") == "0"  # the suite and two tasks
     as_json = json.loads(loomctl("diff", str(new), str(golden), "--format", "json").stdout)
     assert as_json["verdict"] == "PASS"
     summary = tmp_path / "summary.md"
@@ -97,6 +97,44 @@ def test_formats(two_runs, tmp_path, monkeypatch):
     md = loomctl("diff", str(new), str(golden), "--format", "markdown", env={**os.environ, **env})
     assert md.stdout.startswith("### loomctl diff")
     assert "| vt |" in summary.read_text()
+
+
+def test_the_suite_average_is_tested_paired_and_printed_first(two_runs):
+    golden, new = two_runs
+    result = compare(new, golden)
+    suite = result["suite"]
+    published = json.loads((golden / "scores.json").read_text())["average"]
+    assert suite["golden"] == pytest.approx(published, abs=1e-3) and suite["delta"] == 0
+    assert suite["p_worse"] == 1.0 and suite["verdict"] == "PASS"
+    table = loomctl("diff", str(new), str(golden)).stdout.splitlines()
+    assert table[4].startswith("suite average")  # after the two side labels, the header and its rule
+
+
+def test_a_drop_spread_over_tasks_fails_the_suite_where_no_task_fails(two_runs, tmp_path):
+    golden, new = two_runs
+    g, n = tmp_path / "g", tmp_path / "n"
+    shutil.copytree(golden, g)
+    shutil.copytree(new, n)
+    for task in ("niah_single", "vt"):
+        _flip(g, task, 1.0, 3)  # golden right on 3 samples of each task, new wrong on them
+        _flip(n, task, 0.0, 3)
+    result = compare(n, g)
+    tasks = {r["task"]: r for r in result["tasks"]}
+    # each task alone: 3 losses, McNemar p = 1/8, not significant
+    assert all(r["p_worse"] == pytest.approx(1 / 8) and r["verdict"] != "FAIL" for r in tasks.values())
+    # together, stratified: all 6 differing pairs are losses; p ~ 1/64 stays below alpha after Holm
+    suite = result["suite"]
+    assert suite["p_worse"] == pytest.approx(1 / 64, abs=0.01) and suite["p_holm"] < 0.05
+    assert suite["delta"] == pytest.approx(-6 / 16 * 100) and suite["verdict"] == "FAIL"
+    assert result["verdict"] == "FAIL" and loomctl("diff", str(n), str(g)).returncode == 1
+    junit = ET.fromstring(loomctl("diff", str(n), str(g), "--format", "junit").stdout)
+    assert junit.get("failures") == "1"
+
+    # the suite's margin is the golden tolerance's suite.margin
+    tolerance = json.loads((golden / "tolerance.json").read_text()) if (golden / "tolerance.json").exists() else {}
+    (g / "tolerance.json").write_text(json.dumps({**tolerance, "suite": {"margin": 50.0}}))
+    relaxed = compare(n, g)
+    assert relaxed["suite"]["margin"] == 50.0 and relaxed["suite"]["verdict"] != "FAIL"
 
 
 def test_aggregate_only_golden_falls_back_to_unpaired(two_runs):
