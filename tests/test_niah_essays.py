@@ -138,3 +138,38 @@ def test_param_types_are_checked():
     assert any(p.startswith("params.haystack_dir:") for p in problems)
     assert any("unknown parameter(s) ['seed']" in p for p in problems)
     assert synthetic.param_problems("niah_essays", params()) == []
+
+
+def test_pin_fills_the_haystack_hash_and_check_names_a_changed_essay(project, tok):
+    """`loomctl pin` hashes the folder the manifest names into params.haystack_sha256 and pins the data made
+    from it; a changed essay is then drift of both."""
+    import json
+    import shutil
+
+    from loomctl import manifest as mf
+    from loomctl import pins
+    from tests.conftest import SHIPPED_MODEL
+
+    shutil.copytree(SHIPPED_MODEL, project / "models" / "tiny-loom")
+    shutil.copytree(ESSAYS, project / "haystacks" / "essays")
+    path = project / "loombench-lite.json"
+    data = json.loads(path.read_text())
+    bench = next(b for b in data["benchmarks"] if b["name"] == "niah")
+    bench["tasks"] = bench["tasks"][:1]
+    bench["tasks"][0]["dataset"] = {
+        "source": "generator", "generator": "niah_essays", "generator_version": "1", "seed": 1, "sha256": None,
+        "params": {**params(lengths=[1000]), "haystack_dir": "haystacks/essays", "haystack_sha256": None}}
+    data["benchmarks"] = [bench]
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    manifest = mf.load_valid(path)
+    computed = {pin.pointer: pin.value for pin in pins.compute(manifest)}
+    assert computed["benchmarks/0/tasks/0/dataset/params/haystack_sha256"] == params()["haystack_sha256"]
+    assert computed["benchmarks/0/tasks/0/dataset/sha256"] == samples_sha256(gen(tok, lengths=[1000]))
+    pins.write(manifest, pins.compute(manifest))
+    manifest = mf.load_valid(path)
+    assert pins.drift(manifest, pins.compute(manifest)) == []
+    first = project / "haystacks" / "essays" / "addiction.txt"  # the first essay: within the 1000 tokens
+    first.write_text("Once " + first.read_text())
+    problems = pins.drift(manifest, pins.compute(manifest))
+    assert [p.split(":")[0] for p in problems] == ["benchmarks/0/tasks/0/dataset/params/haystack_sha256",
+                                                   "benchmarks/0/tasks/0/dataset/sha256"]

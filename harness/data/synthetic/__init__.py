@@ -48,6 +48,7 @@ from harness.data.synthetic.counting_stars import (
 from harness.data.synthetic.niah import GRIDS, niah_grid
 from harness.data.synthetic.niah_essays import (
     FINAL_CONTEXT_LENGTH_BUFFER,
+    haystack_sha256,
     niah_essays,
     resolve_haystack_dir,
 )
@@ -158,6 +159,21 @@ def _param_problem(key: str, value: Any, default: Any) -> str | None:
     if (isinstance(default, str) or default is None) and value is not None and not isinstance(value, str):
         return f"params.{key}: {json.dumps(value)[:60]} is not a string"
     return None
+
+
+# A path parameter, and the parameter that pins the content it names.
+_PATH_PINS = {"haystack_dir": "haystack_sha256"}
+
+
+def input_pins(name: str, params: JSONValue, root: Path) -> dict[str, str]:
+    """What generator ``name``'s path parameters name, hashed as it is now, by the parameter that pins it
+    (``niah_essays``: ``{"haystack_sha256": ...}`` of its ``haystack_dir``, relative to ``root``); ``loomctl
+    pin`` writes these before it generates. Empty for a generator that reads no file."""
+    gen = GENERATORS.get(name)
+    if gen is None or not isinstance(params, dict):
+        return {}
+    return {_PATH_PINS[key]: haystack_sha256(resolve_haystack_dir(params[key], root))
+            for key in gen.paths if isinstance(params.get(key), str)}
 
 
 def param_problems(name: str, params: JSONValue) -> list[str]:
