@@ -173,3 +173,15 @@ def test_pin_fills_the_haystack_hash_and_check_names_a_changed_essay(project, to
     problems = pins.drift(manifest, pins.compute(manifest))
     assert [p.split(":")[0] for p in problems] == ["benchmarks/0/tasks/0/dataset/params/haystack_sha256",
                                                    "benchmarks/0/tasks/0/dataset/sha256"]
+
+
+def test_clean_up_tokenization_spaces_as_transformers_4_decodes(tok):
+    """With clean_up_tokenization_spaces both decodes drop the space before '.' (the essays' first ' .' is
+    'about .5 second', past 100,000 tokens of the shipped tokenizer)."""
+    length = tok.count(essays_text().split("about .5 second")[0]) + 2000
+    plain, cleaned = (gen(tok, lengths=[length], depths=[0.0], clean_up_tokenization_spaces=flag)[0]["context"]
+                      for flag in (False, True))
+    assert "about .5 second" in plain and "about .5 second" not in cleaned and "about.5 second" in cleaned
+    assert " ." not in cleaned and NEEDLE in cleaned
+    assert synthetic.param_problems("niah_essays", {"clean_up_tokenization_spaces": "yes"}) == [
+        'params.clean_up_tokenization_spaces: "yes" is not true or false']

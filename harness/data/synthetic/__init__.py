@@ -72,7 +72,8 @@ GENERATORS: dict[str, Generator] = {g.name: g for g in (
     Generator("niah_essays", "1", niah_essays, {
         "lengths": [1024, 2048, 4096, 8192], "depths": [0.0, 0.25, 0.5, 0.75, 1.0], "grid": None,
         "needle": None, "question": None, "answer": None, "reserve_tokens": FINAL_CONTEXT_LENGTH_BUFFER,
-        "haystack_dir": None, "haystack_sha256": None}, filler=False, paths=("haystack_dir",)),
+        "haystack_dir": None, "haystack_sha256": None, "clean_up_tokenization_spaces": False},
+        filler=False, paths=("haystack_dir",)),
     Generator("ruler_niah", "1", ruler_niah, {
         **_COMMON_LENGTH, "task": "niah_single", "num_keys": 1, "num_values": 1, "num_queries": 1,
         "style": "lite", "haystack": "essay", "key_type": "words", "value_type": "numbers", "reserve_tokens": 0}),
@@ -147,9 +148,9 @@ def _float_problem(key: str, value: Any) -> str | None:
 
 
 def _param_problem(key: str, value: Any, default: Any) -> str | None:
-    """One parameter against the type of its default (a bool default is a flag: anything goes)."""
+    """One parameter against the type of its default."""
     if isinstance(default, bool):
-        return None
+        return None if isinstance(value, bool) else f"params.{key}: {json.dumps(value)[:60]} is not true or false"
     if isinstance(default, list):
         return _list_problem(key, value)
     if isinstance(default, int):

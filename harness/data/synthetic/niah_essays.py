@@ -20,8 +20,12 @@ commit 7b90d285651b68d39a94f3d3bd3672f84192c989) run once per cell of a lengths 
 
 Depths are whole percents as LOOM-Scope's ``np.round(np.linspace(0, 100, n)).astype(int)``: a depth
 fraction of the grid is ``round(depth * 100)``. The text is the tokenizer's own decode
-(``loomcore.tokenizer.ModelTokenizer``: ``tokenizers``' decode, no clean-up of spaces; a cut inside a
-character's bytes decodes as U+FFFD, as upstream).
+(``loomcore.tokenizer.ModelTokenizer``: ``tokenizers``' decode; a cut inside a character's bytes
+decodes as U+FFFD, as upstream). Upstream decodes with ``transformers.AutoTokenizer.decode``, which in
+transformers 4 also "cleans up tokenization spaces" (" ." -> "." and the like) when the model's
+``tokenizer_config.json`` sets ``clean_up_tokenization_spaces`` (transformers 5 skips it for BPE
+tokenizers): ``clean_up_tokenization_spaces: true`` reproduces that, on both decodes; set it as the
+evaluated model's file and the transformers LOOM-Scope ran with would.
 
 The haystack is an input, pinned: ``haystack_dir`` names the folder of essays (relative to the
 manifest's folder, inside it, or absolute) and ``haystack_sha256`` the sha256 of their concatenated text
@@ -111,6 +115,23 @@ def pinned_haystack(params: dict[str, Any]) -> str:
     return text
 
 
+# transformers 4's PreTrainedTokenizerBase.clean_up_tokenization: these spaces are dropped, in this order.
+_CLEAN_UP = (" .", " ?", " !", " ,", (" ' ", "'"), " n't", " 'm", " 's", " 've", " 're")
+
+
+def clean_up_tokenization(text: str) -> str:
+    """Decoded text as transformers 4's ``decode(..., clean_up_tokenization_spaces=True)`` returns it."""
+    for pair in _CLEAN_UP:
+        old, new = pair if isinstance(pair, tuple) else (pair, pair[1:])
+        text = text.replace(old, new)
+    return text
+
+
+def _decode(tok: TextTokenizer, ids: Sequence[int], clean_up: bool) -> str:
+    text = tok.decode(ids)
+    return clean_up_tokenization(text) if clean_up else text
+
+
 def depth_percent(depth: float) -> int:
     """A depth fraction as LOOM-Scope's integer percent."""
     return round(depth * 100)
@@ -127,9 +148,9 @@ def insert_needle(context: Sequence[int], needle: Sequence[int], percent: int, p
 
 
 def cell_context(tok: TextTokenizer, haystack: str, haystack_ids: Sequence[int], length: int,
-                 reserve: int, needle: Sequence[int]) -> list[int]:
+                 reserve: int, needle: Sequence[int], clean_up: bool = False) -> list[int]:
     """Steps 2 and 3 for one length: the context's tokens, before the needle goes in."""
-    text = tok.decode(haystack_ids[:length]) if len(haystack_ids) > length else haystack
+    text = _decode(tok, haystack_ids[:length], clean_up) if len(haystack_ids) > length else haystack
     context = tok.encode(text)
     limit = length - reserve
     if len(context) + len(needle) > limit:
@@ -159,15 +180,16 @@ def niah_essays(params: dict[str, Any], rng: random.Random, tok: TextTokenizer) 
     needle = tok.encode(params["needle"])
     periods = set(tok.encode("."))
     reserve = params["reserve_tokens"]
+    clean_up = params["clean_up_tokenization_spaces"]
     lengths, depths = grid_cells(params)
     for length in lengths:
         _check_room(length, reserve, len(needle), len(haystack_ids), params["haystack_dir"])
     samples = []
     for length in lengths:
-        context = cell_context(tok, haystack, haystack_ids, length, reserve, needle)
+        context = cell_context(tok, haystack, haystack_ids, length, reserve, needle, clean_up)
         for depth in depths:
             percent = depth_percent(depth)
-            text = tok.decode(insert_needle(context, needle, percent, periods))
+            text = _decode(tok, insert_needle(context, needle, percent, periods), clean_up)
             samples.append({
                 "id": f"niah-{length}-d{percent:03d}-00",
                 "context": text, "query": params["question"], "answers": [params["answer"]],
