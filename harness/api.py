@@ -23,6 +23,7 @@ ENTRY_POINTS = {
     "acceleration_problems": "harness.accel:spec_problems",
     # data and prompts (loomctl pin, verify, substitutions)
     "load_samples": "harness.data.loaders:load_samples",
+    "generator_input_pins": "harness.data.synthetic:input_pins",
     "select": "harness.data.loaders:select",
     "prepared_samples": "harness.benchmarks:prepared",
     "transform_samples": "harness.accel:transform_samples",

@@ -7,6 +7,7 @@ the harness will evaluate, computed by the same loader the harness uses.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -79,11 +80,14 @@ def compute(manifest: mf.Manifest, model_dir: Path | None = None, data_dir: Path
     loaded = {task.pointer: samples_sha256(harness_api.load_samples(
                   Dataset.from_json(task.dataset, f"{task.pointer}/dataset"), manifest.root, get_tokenizer, data_dir, reuse_generated=False, where=task.pointer))
               for task in all_tasks if task.dataset.get("source") != "generator"}
-    generated = generated_hashes([t.dataset for t in all_tasks if t.dataset.get("source") == "generator"], folder,
-                                 get_tokenizer)
+    inputs = input_pins(manifest, all_tasks)
+    pins += inputs
+    datasets = {task.pointer: _with_inputs(task.dataset, inputs, task.pointer) for task in all_tasks
+                if task.dataset.get("source") == "generator"}
+    generated = generated_hashes(list(datasets.values()), folder, get_tokenizer, manifest.root)
     for task in all_tasks:
         if task.dataset.get("source") == "generator":
-            digest = generated[_dataset_key(task.dataset)]
+            digest = generated[_dataset_key(datasets[task.pointer])]
         else:
             digest = loaded[task.pointer]
         pins.append(Pin(_task_location(manifest, task, "dataset") + ("sha256",), digest))
@@ -97,14 +101,34 @@ def compute(manifest: mf.Manifest, model_dir: Path | None = None, data_dir: Path
     return pins
 
 
+def input_pins(manifest: mf.Manifest, tasks: list[mf.ManifestTask]) -> list[Pin]:
+    """The hash of each file a generated task reads (``niah_essays``' ``params.haystack_sha256`` of its
+    ``haystack_dir``), computed from the files as they are, so the dataset is pinned on them."""
+    pins = []
+    for task in tasks:
+        if task.dataset.get("source") != "generator":
+            continue
+        found = harness_api.generator_input_pins(task.dataset.get("generator"), task.dataset.get("params"),
+                                                 manifest.root)
+        where = _task_location(manifest, task, "dataset") + ("params",)
+        pins += [Pin(where + (key,), value) for key, value in sorted(found.items())]
+    return pins
+
+
+def _with_inputs(dataset: dict[str, Any], inputs: list[Pin], pointer: str) -> dict[str, Any]:
+    """A task's dataset with the input pins of ``inputs`` that belong to it written into its params."""
+    own = {pin.keys[-1]: pin.value for pin in inputs if pin.pointer.startswith(f"{pointer}/dataset/params/")}
+    return {**dataset, "params": {**dataset["params"], **own}} if own else dataset
+
+
 def _dataset_key(dataset: dict[str, Any]) -> str:
     return json.dumps(dataset, sort_keys=True)
 
 
-def _generated_sha256(dataset: dict[str, Any], tokenizer=lambda: _WORKER_TOKENIZER[0]) -> str:
+def _generated_sha256(dataset: dict[str, Any], tokenizer=lambda: _WORKER_TOKENIZER[0], root: Path = Path(".")) -> str:
     """One generated dataset's content hash (regenerated, never from the cache); in a worker, with the
-    worker's tokenizer."""
-    return samples_sha256(harness_api.load_samples(Dataset.from_json(dataset, "dataset"), Path("."), tokenizer,
+    worker's tokenizer. A file the generator reads (``niah_essays``' haystack) is relative to ``root``."""
+    return samples_sha256(harness_api.load_samples(Dataset.from_json(dataset, "dataset"), root, tokenizer,
                                                    reuse_generated=False))
 
 
@@ -129,7 +153,8 @@ def pin_workers() -> int:
     return int(value)
 
 
-def generated_hashes(datasets: list[dict[str, Any]], model_dir: Path, tokenizer) -> dict[str, str]:
+def generated_hashes(datasets: list[dict[str, Any]], model_dir: Path, tokenizer,
+                     root: Path = Path(".")) -> dict[str, str]:
     """The content hash of each distinct generated dataset, keyed by ``_dataset_key``. Each is a
     deterministic function of its own spec, so large ones are generated in parallel worker processes
     (started fresh, not forked, each with its own tokenizer); the hashes do not depend on the order
@@ -139,7 +164,7 @@ def generated_hashes(datasets: list[dict[str, Any]], model_dir: Path, tokenizer)
     if sum(_size(d) for d in unique.values()) < PARALLEL_FROM_TOKENS:
         workers = 1  # starting the workers would cost more than it saves
     if workers <= 1:
-        return {key: _generated_sha256(d, tokenizer) for key, d in unique.items()}
+        return {key: _generated_sha256(d, tokenizer, root) for key, d in unique.items()}
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -147,7 +172,8 @@ def generated_hashes(datasets: list[dict[str, Any]], model_dir: Path, tokenizer)
                              initializer=_start_worker, initargs=(str(model_dir),)) as pool:
         # the largest first, so the pool is not left waiting on one long job at the end
         order = sorted(unique, key=lambda key: -_size(unique[key]))
-        return dict(zip(order, pool.map(_generated_sha256, [unique[key] for key in order])))
+        job = functools.partial(_generated_sha256, root=root)
+        return dict(zip(order, pool.map(job, [unique[key] for key in order])))
 
 
 def _size(dataset: dict[str, Any]) -> int:

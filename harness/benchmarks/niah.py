@@ -24,7 +24,13 @@ Not matched exactly:
   are placeholders); ``final_context_length_buffer`` is Kamradt's default 200 (LOOM-Scope's value
   not seen).
 - The haystack is the filler of ``harness.data.haystack``, not Paul Graham's essays; the needle is
-  placed between filler sentences at the depth's share of sentences, not of tokens.
+  placed between filler sentences at the depth's share of sentences, not of tokens. Generator
+  ``niah_essays`` (``harness.data.synthetic.niah_essays``) follows synthetic_data.py token for token on a
+  pinned folder of essays instead (``haystack_dir``, ``haystack_sha256``): with Kamradt's 49 essays its
+  contexts were byte-identical to the passages of LOOM-Scope's own code run on a haystack file of those
+  essays, in all 400 cells of the "loom-scope" grid (the shipped tokenizer, transformers 5.23). LOOM-Scope's
+  ``download_paulgraham_essay.py`` appends the paulgraham.com essays after Kamradt's, which cannot be
+  fetched here: a context longer than the essays given is refused rather than cut short.
 - LOOM-Scope's prompt begins with Qwen's ``<|im_start|>`` token for every model (a defect noted in
   shared/LOOMBENCH.md); the template drops it and applies no chat template, as the bare prompt ending
   in "Answer:" asks.

@@ -4,7 +4,7 @@ RULER and LOOM-Scope fill their haystacks with Paul Graham essays or repeated se
 can be fetched here, so the filler is generated from small word tables with a seeded
 ``random.Random``: the same (seed, count) gives the same text on every machine and Python build.
 Changing any table or sentence shape changes every synthetic dataset, so it bumps
-``HAYSTACK_VERSION``, which is part of each generator's version.
+``HAYSTACK_VERSION``, which is part of the version of each generator that uses the filler.
 """
 
 from __future__ import annotations

@@ -135,17 +135,19 @@ def _generated_cache() -> Path:
     return Path(os.environ.get("LOOMCTL_DATA_CACHE", base / "loomctl" / "generated"))
 
 
-def _generated(dataset: Dataset, tokenizer, reuse: bool) -> list[dict[str, Any]]:
+def _generated(dataset: Dataset, tokenizer, reuse: bool, root: Path) -> list[dict[str, Any]]:
     """Generated samples, kept in a cache keyed by generator, version, seed, params and the
-    tokenizer's file hash. ``reuse=False`` (``loomctl pin``) always regenerates, so a pin is never
-    taken from a cache; a run reuses it, and the content hash check still guards what it reads."""
+    tokenizer's file hash (a file a generator reads is pinned by a hash in its params); a path in the
+    params is relative to ``root``, the manifest's folder. ``reuse=False`` (``loomctl pin``) always
+    regenerates, so a pin is never taken from a cache; a run reuses it, and the content hash check still
+    guards what it reads."""
     key = sha256_json({k: getattr(dataset, k) for k in ("generator", "generator_version", "seed", "params")}
                       | {"tokenizer": tokenizer.sha256})
     path = _generated_cache() / f"{key}.jsonl"
     if reuse and path.is_file():
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     rows = synthetic.generate(dataset.generator, dataset.generator_version, dataset.seed,
-                              dataset.params or {}, tokenizer)
+                              dataset.params or {}, tokenizer, root)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -173,7 +175,7 @@ def _load(dataset: Dataset, root: Path, tokenizer: Callable[[], ModelTokenizer],
           reuse_generated: bool) -> list[Sample]:
     source = dataset.source
     if source == "generator":
-        return _finish(_generated(dataset, tokenizer(), reuse_generated), dataset)
+        return _finish(_generated(dataset, tokenizer(), reuse_generated, root), dataset)
     if source == "local":
         folder = data_dir or root
         if dataset.path is None:

@@ -9,8 +9,10 @@ it, and the manifest pins ``generator_version`` so a stale pin fails instead of 
 Task shapes follow RULER (NVIDIA, ``scripts/data/synthetic/{niah,variable_tracking,
 common_words_extraction,freq_words_extraction}.py``) and Counting-Stars (Song et al. 2024); the
 haystack is our own generated filler (``harness.data.haystack``) because no essay corpus can be
-downloaded here. Context length is the number of tokens of the ``context`` field alone (the
-official Counting-Stars style may cut its haystack in words or characters instead, as its files are).
+downloaded here; ``niah_essays`` (``.niah_essays``) instead reads a pinned folder of essays the user
+supplies (Kamradt's Paul Graham essays) and places the needle as LOOM-Scope does. Context length is
+the number of tokens of the ``context`` field alone (the official Counting-Stars style may cut its
+haystack in words or characters instead, as its files are).
 
 Two styles share each generator. ``style: "lite"`` (the default) is what LOOMBench-lite pins; its
 output must never change under version 1. ``style: "official"`` (and the NIAH grid's fixed
@@ -33,16 +35,23 @@ from __future__ import annotations
 import json
 import math
 import random
+from pathlib import Path
 from typing import Any
 
 from harness.data import haystack
-from harness.data.synthetic.common import Generator, Sample, TokenCounter
+from harness.data.synthetic.common import Generator, Sample, TextTokenizer
 from harness.data.synthetic.counting_stars import (
     _SIZE_MEASURES,
     _STAR_NEEDLES,
     counting_stars,
 )
 from harness.data.synthetic.niah import GRIDS, niah_grid
+from harness.data.synthetic.niah_essays import (
+    FINAL_CONTEXT_LENGTH_BUFFER,
+    haystack_sha256,
+    niah_essays,
+    resolve_haystack_dir,
+)
 from harness.data.synthetic.ruler import (
     _RULER_VALUES,
     common_words,
@@ -60,6 +69,11 @@ GENERATORS: dict[str, Generator] = {g.name: g for g in (
         "lengths": [1024, 2048, 4096, 8192], "depths": [0.0, 0.25, 0.5, 0.75, 1.0],
         "samples_per_cell": 2, "value_digits": 7,
         "needle": None, "question": None, "answer": None, "reserve_tokens": 0, "grid": None}),
+    Generator("niah_essays", "1", niah_essays, {
+        "lengths": [1024, 2048, 4096, 8192], "depths": [0.0, 0.25, 0.5, 0.75, 1.0], "grid": None,
+        "needle": None, "question": None, "answer": None, "reserve_tokens": FINAL_CONTEXT_LENGTH_BUFFER,
+        "haystack_dir": None, "haystack_sha256": None, "clean_up_tokenization_spaces": False},
+        filler=False, paths=("haystack_dir",)),
     Generator("ruler_niah", "1", ruler_niah, {
         **_COMMON_LENGTH, "task": "niah_single", "num_keys": 1, "num_values": 1, "num_queries": 1,
         "style": "lite", "haystack": "essay", "key_type": "words", "value_type": "numbers", "reserve_tokens": 0}),
@@ -88,8 +102,10 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 
 
 def generator_version(name: str) -> str:
-    """Full version: the generator's own and the haystack's, since both shape the text."""
-    return f"{GENERATORS[name].version}+h{haystack.HAYSTACK_VERSION}"
+    """Full version: the generator's own and the filler haystack's, since both shape the text; a
+    generator over a pinned text (``niah_essays``: its ``haystack_sha256``) has only its own."""
+    gen = GENERATORS[name]
+    return f"{gen.version}+h{haystack.HAYSTACK_VERSION}" if gen.filler else gen.version
 
 
 # Bounds on what a generator is asked for: a context of at most 4M tokens (RULER's longest is 1M), at
@@ -132,9 +148,9 @@ def _float_problem(key: str, value: Any) -> str | None:
 
 
 def _param_problem(key: str, value: Any, default: Any) -> str | None:
-    """One parameter against the type of its default (a bool default is a flag: anything goes)."""
+    """One parameter against the type of its default."""
     if isinstance(default, bool):
-        return None
+        return None if isinstance(value, bool) else f"params.{key}: {json.dumps(value)[:60]} is not true or false"
     if isinstance(default, list):
         return _list_problem(key, value)
     if isinstance(default, int):
@@ -144,6 +160,21 @@ def _param_problem(key: str, value: Any, default: Any) -> str | None:
     if (isinstance(default, str) or default is None) and value is not None and not isinstance(value, str):
         return f"params.{key}: {json.dumps(value)[:60]} is not a string"
     return None
+
+
+# A path parameter, and the parameter that pins the content it names.
+_PATH_PINS = {"haystack_dir": "haystack_sha256"}
+
+
+def input_pins(name: str, params: JSONValue, root: Path) -> dict[str, str]:
+    """What generator ``name``'s path parameters name, hashed as it is now, by the parameter that pins it
+    (``niah_essays``: ``{"haystack_sha256": ...}`` of its ``haystack_dir``, relative to ``root``); ``loomctl
+    pin`` writes these before it generates. Empty for a generator that reads no file."""
+    gen = GENERATORS.get(name)
+    if gen is None or not isinstance(params, dict):
+        return {}
+    return {_PATH_PINS[key]: haystack_sha256(resolve_haystack_dir(params[key], root))
+            for key in gen.paths if isinstance(params.get(key), str)}
 
 
 def param_problems(name: str, params: JSONValue) -> list[str]:
@@ -170,8 +201,11 @@ def param_problems(name: str, params: JSONValue) -> list[str]:
     return problems
 
 
-def generate(name: str, version: str, seed: int, params: dict[str, Any], tokenizer: TokenCounter) -> list[Sample]:
-    """Generate a dataset; refuses a version other than the code's so a pin never silently drifts."""
+def generate(name: str, version: str, seed: int, params: dict[str, Any], tokenizer: TextTokenizer,
+             root: Path | None = None) -> list[Sample]:
+    """Generate a dataset; refuses a version other than the code's so a pin never silently drifts. A
+    parameter that names a file or folder is resolved against ``root`` (the manifest's folder; the
+    working directory if None)."""
     if name not in GENERATORS:
         raise InputError(f"dataset.generator: unknown generator {name!r} — use one of {sorted(GENERATORS)}")
     current = generator_version(name)
@@ -189,4 +223,7 @@ def generate(name: str, version: str, seed: int, params: dict[str, Any], tokeniz
         if key in full and full[key] not in allowed:
             raise InputError(f"dataset.params.{key}: {full[key]!r} is not one of {list(allowed)} for generator "
                              f"{name!r} — use one of them")
+    for key in gen.paths:
+        if full[key] is not None:
+            full[key] = str(resolve_haystack_dir(full[key], root or Path(".")))
     return gen.fn(full, random.Random(f"{name}:{seed}"), tokenizer)

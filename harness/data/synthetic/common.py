@@ -16,8 +16,17 @@ class TokenCounter(Protocol):
     def count_many(self, texts: Sequence[str]) -> list[int]: ...
 
 
+class TextTokenizer(TokenCounter, Protocol):
+    """What a generator that cuts text at token positions needs (``loomcore.tokenizer.ModelTokenizer``:
+    no special tokens added)."""
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def decode(self, ids: Sequence[int]) -> str: ...
+
+
 Sample = dict[str, Any]
-GeneratorFn = Callable[[dict[str, Any], random.Random, TokenCounter], list[Sample]]
+GeneratorFn = Callable[[dict[str, Any], random.Random, TextTokenizer], list[Sample]]
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,11 @@ class Generator:
     version: str
     fn: GeneratorFn
     defaults: dict[str, Any]
+    # Whether its text comes from the seeded filler (``harness.data.haystack``): then the filler's
+    # version is part of the generator's full version. A generator over a pinned text says False.
+    filler: bool = True
+    # Parameters that name a file or folder: ``generate`` resolves them against the manifest's folder.
+    paths: tuple[str, ...] = ()
 
 
 def _needle(key: str, value: str) -> str:
