@@ -269,6 +269,10 @@ class Pipeline:
             if self.loaded is not None and not self.upcoming and following is not None:
                 self.upcoming.append(Background(self.prepare, following))
 
+    def added_special_tokens(self, task: TaskSpec) -> tuple[str, ...]:
+        """The special tokens the tokenizer adds to this task's prompts (its ``prompt.special_tokens``)."""
+        return self.tokenizer.added_special_tokens if task.prompt.adds_special_tokens else ()
+
     def run_batch(self, task: TaskSpec, prepared: Prepared, batch: list[Sample],
                   done: set[str]) -> tuple[list[Record], float]:
         """One batch generated (its skipped prompts are not sent); its records and the seconds it took."""
@@ -291,7 +295,7 @@ class Pipeline:
             outputs = {o.id: o for o in active.generate(requests)}
         elapsed = time.perf_counter() - t0
         self.generate_seconds += elapsed
-        added = self.tokenizer.added_special_tokens if task.prompt.adds_special_tokens else ()
+        added = self.added_special_tokens(task)
         new = [_record(task, s, prompts[s["id"]], outputs.get(s["id"]), prepared.accel_notes.get(s["id"]), added)
                for s in batch if s["id"] not in done]
         return new, elapsed
@@ -324,6 +328,12 @@ def record_meta(benchmark: str, sample: dict[str, Any], notes: dict[str, Any] | 
     return {**meta, **(notes or {})}
 
 
+def _sent_special_tokens(added: tuple[str, ...], text: str | None) -> list[str] | None:
+    """What a record lists as the special tokens added to its prompt: None when none were (or no prompt
+    was sent: a skipped sample), so that records of such prompts keep their bytes."""
+    return list(added) if added and text is not None else None
+
+
 def _record(task: TaskSpec, sample: Sample, prompt: dict[str, Any], output,
             notes: dict[str, Any] | None = None, added_tokens: tuple[str, ...] = ()) -> Record:
     answers = sample.get("answers", [])
@@ -344,7 +354,7 @@ def _record(task: TaskSpec, sample: Sample, prompt: dict[str, Any], output,
         output_tokens=output.output_tokens if output else 0, finish_reason=output.finish_reason if output else None,
         scores=score_sample(list(task.metrics), prediction, references, meta) if output else {},
         meta=meta, acceleration=record_label(task.active_acceleration),
-        special_tokens=list(added_tokens) if added_tokens and text is not None else None)
+        special_tokens=_sent_special_tokens(added_tokens, text))
 
 
 def run_header(effective: dict[str, Any]) -> dict[str, Any]:

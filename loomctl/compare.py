@@ -327,6 +327,27 @@ def suite_margin(tol: dict[str, Any]) -> float:
     return float(margin)
 
 
+def sign_flip_worse_p(differences: np.ndarray, observed: float, samples: int,
+                      rng: np.random.Generator) -> tuple[float, float]:
+    """One-sided p of "new worse" from ``samples`` random sign flips of the (weighted, nonzero) paired
+    differences, and the smallest p it can give (1 where nothing differs: it cannot reject)."""
+    if not differences.size:
+        return 1.0, 1.0
+    flipped = rng.choice(np.array([-1.0, 1.0]), size=(samples, differences.size)) @ differences
+    return float((np.sum(flipped <= observed + 1e-12) + 1) / (samples + 1)), 1 / (samples + 1)
+
+
+def _stratified_interval(strata: list[tuple[np.ndarray, np.ndarray, float]], samples: int, alpha: float,
+                         rng: np.random.Generator) -> tuple[float, float]:
+    """Percentile interval of the weighted mean difference (points), pairs resampled within each task."""
+    boot = np.zeros(samples)
+    for g, n, w in strata:
+        idx = rng.integers(0, len(g), size=(samples, len(g)))
+        boot += 100 * w * (n - g)[idx].sum(axis=1)
+    low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
+
+
 def _suite_row(golden: Side, new: Side, tol: dict[str, Any]) -> Row | None:
     """The suite average's paired, task-stratified test over the samples scored on both sides (see the
     module docstring); None where a side has no per-sample records."""
@@ -346,22 +367,12 @@ def _suite_row(golden: Side, new: Side, tol: dict[str, Any]) -> Row | None:
     rng = np.random.default_rng(tol["seed"])
     samples, alpha = tol["bootstrap_samples"], tol["alpha"]
     nonzero = d[d != 0]
-    if nonzero.size:
-        signs = rng.choice(np.array([-1.0, 1.0]), size=(samples, nonzero.size))
-        flipped = signs @ nonzero
-        p = float((np.sum(flipped <= observed + 1e-12) + 1) / (samples + 1))
-        p_min = 1 / (samples + 1)
-    else:
-        p, p_min = 1.0, 1.0
-    boot = np.zeros(samples)
-    for g, n, w in strata:
-        idx = rng.integers(0, len(g), size=(samples, len(g)))
-        boot += 100 * w * (n - g)[idx].sum(axis=1)
-    low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+    p, p_min = sign_flip_worse_p(nonzero, observed, samples, rng)
+    low, high = _stratified_interval(strata, samples, alpha, rng)
     margin = suite_margin(tol)
     n_pairs = sum(len(ids) for ids in tasks.values())
-    return Row("suite average", "all", round(g_avg, 4), round(n_avg, 4), round(observed, 4), round(float(low), 4),
-               round(float(high), 4), n_pairs,
+    return Row("suite average", "all", round(g_avg, 4), round(n_avg, 4), round(observed, 4), round(low, 4),
+               round(high, 4), n_pairs,
                f"paired sign-flip, stratified by task ({int(nonzero.size)} of {n_pairs} pairs differ)", p, p_min,
                margin=margin)
 

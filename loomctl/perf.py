@@ -59,6 +59,73 @@ GATE_ENGINE_FLIP_RATE = 0.0
 GATE_STRESS_FLIP_RATES = (0.02, 0.05)
 
 
+class _GateSimulation:
+    """Simulated golden/new pairs at the golden's task sizes and means, judged by the real comparison."""
+
+    def __init__(self, golden: Path):
+        import numpy as np
+
+        from loomctl.compare import DEFAULT_TOLERANCE, Side, suite_weights
+
+        run = RunDir(golden)
+        self.np, self.scores = np, run.scores()
+        self.tol = {**DEFAULT_TOLERANCE, **run.read(TOLERANCE), "bootstrap_samples": 500}
+        self.rng = np.random.default_rng(0)
+        self.tasks = [(name, t.n, max(min(t.score / 100, 0.95), 0.05)) for name, t in self.scores.tasks.items()]
+        self.means = {name: t.score / 100 for name, t in self.scores.tasks.items()}
+        self.ids = {name: [f"s{i}" for i in range(n)] for name, n, _ in self.tasks}
+        self.weights = suite_weights(Side("", self.scores, None, None, None, None, None), self.ids)
+
+    def verdicts(self, drops: dict[str, float], flip: float | None = None) -> dict[str, str]:
+        """One simulated pair of runs: each task's drop (fraction), or engine noise (the new outcomes are
+        the golden ones flipped at ``flip``); the suite's and every task's verdict."""
+        from loomctl.compare import Side, compare_sides
+
+        np, rng = self.np, self.rng
+        g_side, n_side = {}, {}
+        for name, n, mean in self.tasks:
+            p = rng.beta(2 * mean, 2 * (1 - mean), size=n)
+            g = rng.random(n) < p
+            if flip is not None:
+                new = g ^ (rng.random(n) < flip)
+            else:
+                new = rng.random(n) < np.clip(p - drops.get(name, 0.0) * n / max(np.sum(p > 0), 1), 0, 1)
+            g_side[name] = dict(zip(self.ids[name], g.astype(float)))
+            n_side[name] = dict(zip(self.ids[name], new.astype(float)))
+        none = {name: dict.fromkeys(self.ids[name]) for name in self.ids}
+        result = compare_sides(Side("golden", self.scores, None, None, g_side, none, None),
+                               Side("new", self.scores, None, None, n_side, none, None), self.tol)
+        return {"suite": result["suite"]["verdict"], **{r["task"]: r["verdict"] for r in result["tasks"]}}
+
+    def rate(self, count: int, drops: dict[str, float], flip: float | None = None, key: str | None = None) -> float:
+        """The share of ``count`` simulations where ``key`` (any row when None) FAILs."""
+        hits = 0
+        for _ in range(count):
+            v = self.verdicts(drops, flip)
+            hits += (v[key] == "FAIL") if key else ("FAIL" in v.values())
+        return hits / count
+
+    def suite_drop(self, drop: float) -> dict[str, float] | None:
+        """Each task's drop so that the weighted suite average falls by ``drop`` (in proportion to the
+        task's score), or None where no such spread exists."""
+        total = sum(self.weights[name] * n * self.means[name] for name, n, _ in self.tasks)
+        per_task = {name: drop * self.means[name] / total for name, _, _ in self.tasks} if total else {}
+        return per_task if per_task and all(per_task[k] <= self.means[k] for k in per_task) else None
+
+
+def _print_power(sim: _GateSimulation, trials: int) -> None:
+    """The simulated power to FAIL drops of the suite average and of each task."""
+    suite_power = {drop: None if (spread := sim.suite_drop(drop)) is None else
+                   sim.rate(trials, spread, key="suite") for drop in (0.02, 0.05, 0.10)}
+    print("gate: power to FAIL a drop of the suite average (spread over tasks in proportion to their scores): "
+          + ", ".join(f"{round(d * 100)} points " + ("n/a" if p is None else f"{p:.2f}") for d, p in suite_power.items()))
+    for drop in (0.05, 0.10, 0.20):
+        power = {name: sim.rate(trials, {name: drop}, key=name)
+                 for name, _, _ in sim.tasks if sim.means[name] >= drop + 0.05}
+        print(f"gate: power to FAIL a {round(drop * 100)}-point drop in one task (tasks scoring above it): "
+              + (", ".join(f"{k} {v:.2f}" for k, v in power.items()) or "none"))
+
+
 def bench_gate(golden: Path = Path("golden/loombench-lite"), trials: int = 400, noise: float | None = None) -> bool:
     """Simulate the diff gate (``loomctl.compare.compare_sides``: per-task tests and the suite's, one Holm
     family) at the golden's task sizes and accuracies.
@@ -67,72 +134,23 @@ def bench_gate(golden: Path = Path("golden/loombench-lite"), trials: int = 400, 
     mean (concentration 2: most samples nearly always right or wrong, as for real models); golden and
     new outcomes are independent draws. No change: both from the same probabilities. Engine noise: the
     new outcomes are the golden ones, each flipped at a rate (symmetric flips): ``noise`` (default the
-    rate measured between two batch sizes, ``GATE_ENGINE_FLIP_RATE``) and the assumed stress rates. A k-point drop of one task: its new
-    probabilities lowered by k/100 in expectation (clipped at 0); of the suite average: every task that
-    can drop lowered in proportion to its score, so that the suite average falls by k points. Prints the
-    false-alarm rate (suite or any task FAIL; target <= 5 %) with and without engine noise, the power to
-    FAIL a drop of the suite average, and per task."""
-    import numpy as np
+    rate measured between two batch sizes, ``GATE_ENGINE_FLIP_RATE``) and the assumed stress rates. A
+    k-point drop of one task: its new probabilities lowered by k/100 in expectation (clipped at 0); of the
+    suite average: every task lowered in proportion to its score, so that the suite average falls by k
+    points. Prints the false-alarm rate (suite or any task FAIL; target <= 5 %) with and without engine
+    noise, the power to FAIL a drop of the suite average, and per task."""
+    from loomctl.compare import suite_margin
 
-    from loomctl.compare import DEFAULT_TOLERANCE, Side, compare_sides, suite_margin, suite_weights
-
+    sim = _GateSimulation(golden)
     rates = (GATE_ENGINE_FLIP_RATE if noise is None else noise, *GATE_STRESS_FLIP_RATES)
-    run = RunDir(golden)
-    scores = run.scores()
-    tol = {**DEFAULT_TOLERANCE, **run.read(TOLERANCE), "bootstrap_samples": 500}
-    rng = np.random.default_rng(0)
-    tasks = [(name, t.n, max(min(t.score / 100, 0.95), 0.05)) for name, t in scores.tasks.items()]
-    golden_means = {name: t.score / 100 for name, t in scores.tasks.items()}
-    ids = {name: [f"s{i}" for i in range(n)] for name, n, _ in tasks}
-    weights = suite_weights(Side("", scores, None, None, None, None, None), ids)
-
-    def verdicts(drops: dict[str, float], flip: float | None = None) -> dict[str, str]:
-        g_side, n_side = {}, {}
-        for name, n, mean in tasks:
-            p = rng.beta(2 * mean, 2 * (1 - mean), size=n)
-            g = rng.random(n) < p
-            if flip is not None:
-                new = g ^ (rng.random(n) < flip)
-            else:
-                shifted = np.clip(p - drops.get(name, 0.0) * n / max(np.sum(p > 0), 1), 0, 1)
-                new = rng.random(n) < shifted
-            g_side[name] = dict(zip(ids[name], g.astype(float)))
-            n_side[name] = dict(zip(ids[name], new.astype(float)))
-        none = {name: dict.fromkeys(ids[name]) for name in ids}
-        result = compare_sides(Side("golden", scores, None, None, g_side, none, None),
-                               Side("new", scores, None, None, n_side, none, None), tol)
-        return {"suite": result["suite"]["verdict"], **{r["task"]: r["verdict"] for r in result["tasks"]}}
-
-    def rate(make, count: int, key: str | None = None) -> float:
-        hits = 0
-        for _ in range(count):
-            v = make()
-            hits += (v[key] == "FAIL") if key else ("FAIL" in v.values())
-        return hits / count
-
-    print(f"gate: {len(tasks)} tasks, n = {sorted({n for _, n, _ in tasks})}, alpha {tol['alpha']}, task margin "
-          f"{tol['margin']} points, suite margin {suite_margin(tol)}, {trials} trials each")
-    false_alarm = rate(lambda: verdicts({}), trials)
-    noisy = {flips: rate(lambda: verdicts({}, flips), trials) for flips in rates}
+    print(f"gate: {len(sim.tasks)} tasks, n = {sorted({n for _, n, _ in sim.tasks})}, alpha {sim.tol['alpha']}, "
+          f"task margin {sim.tol['margin']} points, suite margin {suite_margin(sim.tol)}, {trials} trials each")
+    false_alarm = sim.rate(trials, {})
+    noisy = {flips: sim.rate(trials, {}, flips) for flips in rates}
     print(f"gate: false-alarm rate under no change (suite or any task FAIL): {false_alarm:.3f}; with engine noise, "
           f"flips at the measured rate {rates[0]:.3f}: {noisy[rates[0]]:.3f}; at assumed rates "
           + ", ".join(f"{flips:.3f}: {noisy[flips]:.3f}" for flips in rates[1:]) + " (target <= 0.05)")
-    share = {name: weights[name] * n * golden_means[name] for name, n, _ in tasks}
-    total = sum(share.values())
-    suite_power = {}
-    for drop in (0.02, 0.05, 0.10):
-        # each task's drop in its own points, so that the weighted average falls by ``drop``
-        per_task = {name: drop * golden_means[name] / total for name in share} if total else {}
-        feasible = all(per_task[name] <= golden_means[name] for name in per_task)
-        suite_power[drop] = rate(lambda: verdicts(per_task), trials // 4, "suite") if feasible else None
-    print("gate: power to FAIL a drop of the suite average (spread over tasks in proportion to their scores): "
-          + ", ".join(f"{round(d * 100)} points {p:.2f}" if p is not None else f"{round(d * 100)} points n/a"
-                      for d, p in suite_power.items()))
-    for drop in (0.05, 0.10, 0.20):
-        power = {name: rate(lambda: verdicts({name: drop}), trials // 4, name)
-                 for name, _, _ in tasks if golden_means[name] >= drop + 0.05}
-        print(f"gate: power to FAIL a {round(drop * 100)}-point drop in one task (tasks scoring above it): "
-              + (", ".join(f"{k} {v:.2f}" for k, v in power.items()) or "none"))
+    _print_power(sim, trials // 4)
     return false_alarm <= 0.05 and all(value <= 0.05 for value in noisy.values())
 
 

@@ -114,14 +114,18 @@ def _against_inputs(tasks: list[TaskSpec], limit: int | None, records, model_dir
     return problems
 
 
+def _special_token_problems(where: str, r, prompt: dict[str, Any], added: list[str]) -> list[str]:
+    """The special tokens a record lists against those the manifest's ``prompt.special_tokens`` adds."""
+    if prompt["text"] is not None and (r.special_tokens or []) != added:
+        return [f"{where}: special_tokens {r.special_tokens or []}, the manifest's prompt.special_tokens adds {added}"]
+    return []
+
+
 def _prompt_problems(where: str, r, prompt: dict[str, Any], tokenizer, added: list[str]) -> list[str]:
     """One record against its re-rendered prompt (the special tokens the manifest adds included) and
     its re-counted prediction."""
     where = f"{where}: {r.id}"
-    problems = []
-    if prompt["text"] is not None and (r.special_tokens or []) != added:
-        problems.append(f"{where}: special_tokens {r.special_tokens or []}, the manifest's prompt.special_tokens "
-                        f"adds {added}")
+    problems = _special_token_problems(where, r, prompt, added)
     if prompt["text"] is not None and sha256_text(prompt["text"]) != r.prompt_sha256:
         problems.append(f"{where}: prompt_sha256 does not match the pinned template and data")
     elif prompt["text"] is not None and not (prompt["text"].startswith(r.prompt_head or "")

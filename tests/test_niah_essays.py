@@ -4,6 +4,7 @@ model's real tokenizer. The essays are read from ../shared/haystacks (data, neve
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,10 @@ from loomcore.errors import InputError
 from loomcore.hashing import samples_sha256
 from tests.conftest import ROOT
 
-ESSAYS = ROOT.parent / "shared" / "haystacks" / "PaulGrahamEssays"
+# beside this checkout, or at the workplace's shared folder (a CI clone lives elsewhere), as test_realdata finds it
+ESSAYS = next((p for p in (ROOT.parent / "shared" / "haystacks" / "PaulGrahamEssays",
+                           Path("/work/shared/haystacks/PaulGrahamEssays")) if p.is_dir()),
+              ROOT.parent / "shared" / "haystacks" / "PaulGrahamEssays")
 NEEDLE = "The best thing to do in San Francisco is eat a sandwich and sit in Dolores Park on a sunny day."
 QUESTION = "What is the best thing to do in San Francisco?"
 ANSWER = "eat a sandwich and sit in Dolores Park on a sunny day."
