@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections import Counter
 from functools import cache
+from pathlib import Path
 
 import pytest
 
@@ -35,6 +36,8 @@ TEMPLATES = ROOT / "manifests" / "templates"
 FAMILIES = ("ruler", "niah", "counting_stars")
 ALL_TASKS = [(family, task) for family in FAMILIES for task in BENCHMARKS[family].tasks]
 GENERATED = [(f, t) for f, t in ALL_TASKS if t.dataset["source"] == "generator"]
+ESSAYS = next((p for p in (ROOT.parent / "shared" / "haystacks" / "PaulGrahamEssays",
+                           Path("/work/shared/haystacks/PaulGrahamEssays")) if p.is_dir()), None)
 
 
 @cache
@@ -55,9 +58,13 @@ def small(task: TaskDef) -> dict:
     """The task's own dataset spec at small sizes; every other official parameter kept."""
     spec = copy.deepcopy(task.dataset)
     params = spec["params"]
-    if spec["generator"] == "niah":
+    if spec["generator"] in ("niah", "niah_essays"):
         params.pop("grid", None)
         params.update(lengths=[700], depths=[0.0, 0.5, 1.0])
+        if spec["generator"] == "niah_essays":  # LOOMBench's NIAH reads Kamradt's essays (data, not in the repo)
+            if ESSAYS is None:
+                pytest.skip("Kamradt's essays (shared/haystacks/PaulGrahamEssays) are not beside this checkout")
+            params["haystack_dir"] = str(ESSAYS)
     elif spec["generator"] == "counting_stars":
         params.update(lengths=[1000, 2000], num_needles=6)
     else:

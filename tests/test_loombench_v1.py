@@ -10,10 +10,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT, SHIPPED_MODEL
 from tests.helpers import loomctl
 
 V1 = ROOT / "manifests" / "loombench-v1.json"
+# NIAH's haystack, Kamradt's essays: data the user supplies (never committed), beside this checkout or at
+# the workplace's shared folder
+ESSAYS = next((p for p in (ROOT.parent / "shared" / "haystacks" / "PaulGrahamEssays",
+                           Path("/work/shared/haystacks/PaulGrahamEssays")) if p.is_dir()), None)
 
 
 def test_manifest_is_generated_from_the_tables_and_validates_with_open_pins_listed():
@@ -36,10 +42,14 @@ def test_plain_run_refuses_the_open_pins(tmp_path):
 
 def test_every_benchmark_runs_to_a_score_on_the_tiny_model_and_fixtures(tmp_path):
     """One task per benchmark (generated ones at two samples per length), substituted model, engine
-    and data, --limit 2: every benchmark gets a score; the substitutions are recorded."""
+    and data, --limit 2: every benchmark gets a score; the substitutions are recorded. NIAH reads Kamradt's
+    essays where the manifest names them (haystacks/PaulGrahamEssays beside it), pinned by their hash."""
+    if ESSAYS is None:
+        pytest.skip("Kamradt's essays (shared/haystacks/PaulGrahamEssays) are not beside this checkout")
     project = tmp_path / "manifests"
-    shutil.copytree(ROOT / "manifests", project, ignore=shutil.ignore_patterns("models"))
+    shutil.copytree(ROOT / "manifests", project, ignore=shutil.ignore_patterns("models", "haystacks"))
     shutil.copytree(SHIPPED_MODEL, project / "models" / "tiny-loom")
+    shutil.copytree(ESSAYS, project / "haystacks" / "PaulGrahamEssays")
     data = json.loads(V1.read_text())
     for bench in data["benchmarks"]:
         # the task with the shortest template, so that it fits the tiny model's 8k window
