@@ -18,10 +18,10 @@ Not matched exactly:
   10 depth percents from 0 to 100, Kamradt's ``np.round(np.linspace(...))`` spacing, one sample per
   cell (``params.grid: "loom-scope"``, ``harness.data.grids.GRIDS``); a manifest may give its
   own ``lengths`` and ``depths`` instead. LOOMBench's niah.jsonl (42.7 MB) was not read, so its
-  samples per cell are not known. The needle, question and answer are Kamradt's San Francisco
-  needle, without the newline Kamradt puts on each side of it (LOOM-Scope's
-  README presents its NIAH as Kamradt's test; its own needle was not seen, and its README's examples
-  are placeholders); ``final_context_length_buffer`` is Kamradt's default 200 (LOOM-Scope's value
+  samples per cell are not known. The needle, question and answer are Kamradt's defaults
+  (gkamradt/LLMTest_NeedleInAHaystack at 7b90d28, ``needlehaystack/run.py``: the San Francisco needle
+  with a newline on each side; LOOM-Scope's README presents its NIAH as Kamradt's test; its own needle
+  was not seen, and its README's examples are placeholders); ``final_context_length_buffer`` is Kamradt's default 200 (LOOM-Scope's value
   not seen).
 - The LOOMBench task uses generator ``niah_essays`` (``harness.data.synthetic.niah_essays``), which
   follows synthetic_data.py token for token on a pinned folder of essays (``haystack_dir``,
@@ -44,7 +44,8 @@ from harness.benchmarks.base import Benchmark, TaskDef
 from harness.data.grids import GRIDS
 
 GRID = "loom-scope"  # harness.data.grids.GRIDS: 40 lengths x 10 depths
-NEEDLE = "The best thing to do in San Francisco is eat a sandwich and sit in Dolores Park on a sunny day."
+# Kamradt's default needle, a newline on each side (needlehaystack/run.py at commit 7b90d28)
+NEEDLE = "\nThe best thing to do in San Francisco is eat a sandwich and sit in Dolores Park on a sunny day.\n"
 QUESTION = "What is the best thing to do in San Francisco?"
 ANSWER = "eat a sandwich and sit in Dolores Park on a sunny day."
 FINAL_CONTEXT_LENGTH_BUFFER = 200
@@ -65,7 +66,7 @@ TASK = TaskDef(
     max_new_tokens=50,
     chat_template=False,
     samples=len(GRIDS[GRID][0]) * len(GRIDS[GRID][1]),
-    notes="LOOM-Scope's 40 x 10 grid (from its result heatmaps); Kamradt's needle without its surrounding newlines; "
+    notes="LOOM-Scope's 40 x 10 grid (from its result heatmaps); Kamradt's default needle, newlines included; "
           "Kamradt's essays (pinned folder), the needle placed as LOOM-Scope's synthetic_data.py places it",
 )
 
