@@ -10,7 +10,9 @@ Task shapes follow RULER (NVIDIA, ``scripts/data/synthetic/{niah,variable_tracki
 common_words_extraction,freq_words_extraction}.py``) and Counting-Stars (Song et al. 2024); the
 haystack is our own generated filler (``harness.data.haystack``) because no essay corpus can be
 downloaded here; ``niah_essays`` (``.niah_essays``) instead reads a pinned folder of essays the user
-supplies (Kamradt's Paul Graham essays) and places the needle as LOOM-Scope does. Context length is
+supplies (Kamradt's Paul Graham essays) and places the needle as LOOM-Scope does. ``counting_stars_text``
+(``.counting_stars_text``) sprinkles Counting-Stars' stars into its own pinned haystack (The Story of the
+Stone, or the essays) at the official notebook's offsets. Context length is
 the number of tokens of the ``context`` field alone (the official Counting-Stars style may cut its
 haystack in words or characters instead, as its files are).
 
