@@ -10,7 +10,9 @@ Task shapes follow RULER (NVIDIA, ``scripts/data/synthetic/{niah,variable_tracki
 common_words_extraction,freq_words_extraction}.py``) and Counting-Stars (Song et al. 2024); the
 haystack is our own generated filler (``harness.data.haystack``) because no essay corpus can be
 downloaded here; ``niah_essays`` (``.niah_essays``) instead reads a pinned folder of essays the user
-supplies (Kamradt's Paul Graham essays) and places the needle as LOOM-Scope does. Context length is
+supplies (Kamradt's Paul Graham essays) and places the needle as LOOM-Scope does. ``counting_stars_text``
+(``.counting_stars_text``) sprinkles Counting-Stars' stars into its own pinned haystack (The Story of the
+Stone, or the essays) at the official notebook's offsets. Context length is
 the number of tokens of the ``context`` field alone (the official Counting-Stars style may cut its
 haystack in words or characters instead, as its files are).
 
@@ -45,6 +47,8 @@ from harness.data.synthetic.counting_stars import (
     _STAR_NEEDLES,
     counting_stars,
 )
+from harness.data.synthetic.counting_stars_text import counting_stars_text
+from harness.data.synthetic.counting_stars_text import haystack_sha256 as text_haystack_sha256
 from harness.data.synthetic.niah import GRIDS, niah_grid
 from harness.data.synthetic.niah_essays import (
     FINAL_CONTEXT_LENGTH_BUFFER,
@@ -89,6 +93,11 @@ GENERATORS: dict[str, Generator] = {g.name: g for g in (
         **_COMMON_LENGTH, "task": "counting_stars", "num_needles": 4,
         "style": "lite", "language": "en", "variant": "acquisition", "reserve_tokens": 0,
         "size_unit": "tokens", "size_scale": 1.0}),
+    Generator("counting_stars_text", "1", counting_stars_text, {
+        "task": "counting_stars_text", "language": "zh", "variant": "acquisition", "num_needles": 32,
+        "num_sizes": 32, "max_context_length": 128000, "size_scale": None, "counts": [], "wrong_counts": [],
+        "haystack_path": None, "haystack_sha256": None},
+        filler=False, paths=("haystack_path",)),
 )}
 
 # Parameters that name a choice, with the values each may take.
@@ -147,8 +156,14 @@ def _float_problem(key: str, value: Any) -> str | None:
     return None
 
 
+# Numbers whose default None means "the generator's own value".
+_OPTIONAL_NUMBERS = ("size_scale",)
+
+
 def _param_problem(key: str, value: Any, default: Any) -> str | None:
     """One parameter against the type of its default."""
+    if default is None and key in _OPTIONAL_NUMBERS:
+        return None if value is None else _float_problem(key, value)
     if isinstance(default, bool):
         return None if isinstance(value, bool) else f"params.{key}: {json.dumps(value)[:60]} is not true or false"
     if isinstance(default, list):
@@ -162,8 +177,9 @@ def _param_problem(key: str, value: Any, default: Any) -> str | None:
     return None
 
 
-# A path parameter, and the parameter that pins the content it names.
-_PATH_PINS = {"haystack_dir": "haystack_sha256"}
+# A path parameter, the parameter that pins the content it names, and how that content is hashed.
+_PATH_PINS = {"haystack_dir": ("haystack_sha256", haystack_sha256),
+              "haystack_path": ("haystack_sha256", text_haystack_sha256)}
 
 
 def input_pins(name: str, params: JSONValue, root: Path) -> dict[str, str]:
@@ -173,7 +189,7 @@ def input_pins(name: str, params: JSONValue, root: Path) -> dict[str, str]:
     gen = GENERATORS.get(name)
     if gen is None or not isinstance(params, dict):
         return {}
-    return {_PATH_PINS[key]: haystack_sha256(resolve_haystack_dir(params[key], root))
+    return {_PATH_PINS[key][0]: _PATH_PINS[key][1](resolve_haystack_dir(params[key], root, key))
             for key in gen.paths if isinstance(params.get(key), str)}
 
 
@@ -225,5 +241,5 @@ def generate(name: str, version: str, seed: int, params: dict[str, Any], tokeniz
                              f"{name!r} — use one of them")
     for key in gen.paths:
         if full[key] is not None:
-            full[key] = str(resolve_haystack_dir(full[key], root or Path(".")))
+            full[key] = str(resolve_haystack_dir(full[key], root or Path("."), key))
     return gen.fn(full, random.Random(f"{name}:{seed}"), tokenizer)

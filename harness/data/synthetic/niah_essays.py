@@ -52,19 +52,19 @@ from loomcore.hashing import sha256_text
 FINAL_CONTEXT_LENGTH_BUFFER = 200
 
 
-def resolve_haystack_dir(value: str, root: Path) -> Path:
-    """``params.haystack_dir``: an absolute folder as given, a relative one under ``root`` (the
-    manifest's folder), refused if it leaves it (also through a symlink)."""
+def resolve_haystack_dir(value: str, root: Path, field: str = "haystack_dir") -> Path:
+    """``params.haystack_dir`` (or the path parameter ``field``): an absolute path as given, a relative one
+    under ``root`` (the manifest's folder), refused if it leaves it (also through a symlink)."""
     if PurePath(value).is_absolute():
         return Path(value)
     if ".." in PurePath(value).parts:
-        raise InputError(f"dataset.params.haystack_dir: {value!r} leaves the manifest's folder — give a folder "
+        raise InputError(f"dataset.params.{field}: {value!r} leaves the manifest's folder — give a path "
                          "inside it, or an absolute path")
     base = root.resolve()
     path = (base / value).resolve()
     if path != base and base not in path.parents:
-        raise InputError(f"dataset.params.haystack_dir: {value!r} resolves outside the manifest's folder — give a "
-                         "folder inside it, or an absolute path")
+        raise InputError(f"dataset.params.{field}: {value!r} resolves outside the manifest's folder — give a "
+                         "path inside it, or an absolute path")
     return path
 
 
