@@ -54,7 +54,7 @@ from typing import Any
 
 from harness.data.synthetic.common import Sample, TextTokenizer
 from harness.data.synthetic.counting_stars import _STAR_NEEDLES
-from harness.data.synthetic.niah_essays import read_haystack
+from harness.data.synthetic.niah_essays import checked_pin, read_haystack
 from loomcore.errors import InputError
 from loomcore.hashing import sha256_text
 
@@ -90,16 +90,7 @@ def pinned_text(params: dict[str, Any]) -> str:
         raise InputError("dataset.params.haystack_path: missing — name the haystack (The Story of the Stone for "
                          "zh, the folder of essays for en) and pin its text with haystack_sha256")
     path = Path(params["haystack_path"])
-    text = read_text(path)
-    actual = sha256_text(text)
-    pinned = params["haystack_sha256"]
-    if not pinned:
-        raise InputError(f"dataset.params.haystack_sha256: open pin — {path} hashes to {actual}; check it is the "
-                         "intended haystack, then write that value (or run `loomctl pin`)")
-    if pinned != actual:
-        raise InputError(f"dataset.params.haystack_sha256: pinned {pinned} but {path} hashes to {actual} — "
-                         "restore the pinned haystack, or re-pin if the new one is intended")
-    return text
+    return checked_pin(read_text(path), params["haystack_sha256"], f"the text of {path}")
 
 
 def clean_haystack(text: str, language: str) -> str:

@@ -103,15 +103,19 @@ def pinned_haystack(params: dict[str, Any]) -> str:
         raise InputError("dataset.params.haystack_dir: missing — name the folder of essays (Kamradt's "
                          "PaulGrahamEssays/*.txt) and pin its text with haystack_sha256")
     folder = Path(params["haystack_dir"])
-    text = read_haystack(folder)
+    return checked_pin(read_haystack(folder), params["haystack_sha256"], f"the essays in {folder}")
+
+
+def checked_pin(text: str, pinned: str | None, what: str) -> str:
+    """``text`` if it hashes to ``pinned`` (``dataset.params.haystack_sha256``); an open or different pin
+    is refused naming that field (``what`` names the haystack), never replaced by another text."""
     actual = sha256_text(text)
-    pinned = params["haystack_sha256"]
     if not pinned:
-        raise InputError(f"dataset.params.haystack_sha256: open pin — the essays in {folder} hash to {actual}; "
-                         "check they are the intended haystack, then write that value (or run `loomctl pin`)")
+        raise InputError(f"dataset.params.haystack_sha256: open pin — {what} hash to {actual}; check it is the "
+                         "intended haystack, then write that value (or run `loomctl pin`)")
     if pinned != actual:
-        raise InputError(f"dataset.params.haystack_sha256: pinned {pinned} but the essays in {folder} hash to "
-                         f"{actual} — restore the pinned essays, or re-pin if the new haystack is intended")
+        raise InputError(f"dataset.params.haystack_sha256: pinned {pinned} but {what} hash to {actual} — "
+                         "restore the pinned haystack, or re-pin if the new one is intended")
     return text
 
 
