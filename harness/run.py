@@ -269,10 +269,6 @@ class Pipeline:
             if self.loaded is not None and not self.upcoming and following is not None:
                 self.upcoming.append(Background(self.prepare, following))
 
-    def added_special_tokens(self, task: TaskSpec) -> tuple[str, ...]:
-        """The special tokens the tokenizer adds to this task's prompts (its ``prompt.special_tokens``)."""
-        return self.tokenizer.added_special_tokens if task.prompt.adds_special_tokens else ()
-
     def run_batch(self, task: TaskSpec, prepared: Prepared, batch: list[Sample],
                   done: set[str]) -> tuple[list[Record], float]:
         """One batch generated (its skipped prompts are not sent); its records and the seconds it took."""
@@ -295,7 +291,7 @@ class Pipeline:
             outputs = {o.id: o for o in active.generate(requests)}
         elapsed = time.perf_counter() - t0
         self.generate_seconds += elapsed
-        added = self.added_special_tokens(task)
+        added = task.prompt.sent_special_tokens(self.tokenizer.added_special_tokens)
         new = [_record(task, s, prompts[s["id"]], outputs.get(s["id"]), prepared.accel_notes.get(s["id"]), added)
                for s in batch if s["id"] not in done]
         return new, elapsed

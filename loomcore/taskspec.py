@@ -166,6 +166,11 @@ class Prompt(_Spec):
         """Whether the tokenizer's special tokens are added to this task's prompts (see ``special_tokens``)."""
         return adds_special_tokens(self.special_tokens, self.chat_template)
 
+    def sent_special_tokens(self, tokenizer_adds: tuple[str, ...]) -> tuple[str, ...]:
+        """The special tokens this task's prompts are sent with, of those the tokenizer adds
+        (``ModelTokenizer.added_special_tokens``): all of them, or none (see ``special_tokens``)."""
+        return tokenizer_adds if self.adds_special_tokens else ()
+
 
 @dataclass(frozen=True)
 class Truncation(_Spec):

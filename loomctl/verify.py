@@ -105,7 +105,7 @@ def _against_inputs(tasks: list[TaskSpec], limit: int | None, records, model_dir
         for extra in sorted(set(rows) - set(by_id)):
             problems.append(f"samples/{task.id}.jsonl: {extra}: no such sample in the pinned data")
         builder = builder_for_task(task, tokenizer, model_dir)
-        added = list(tokenizer.added_special_tokens) if task.prompt.adds_special_tokens else []
+        added = list(task.prompt.sent_special_tokens(tokenizer.added_special_tokens))
         # as the run saw them: the benchmark's preparation, then an acceleration method's (RAG's) transform
         present = prepared_samples([by_id[i] for i in rows if i in by_id], task.benchmark, task.id)
         present, _ = transform_samples(task.active_acceleration, present, tokenizer, task)

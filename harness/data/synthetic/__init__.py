@@ -48,7 +48,6 @@ from harness.data.synthetic.counting_stars import (
     counting_stars,
 )
 from harness.data.synthetic.counting_stars_text import counting_stars_text
-from harness.data.synthetic.counting_stars_text import haystack_sha256 as text_haystack_sha256
 from harness.data.synthetic.niah import GRIDS, niah_grid
 from harness.data.synthetic.niah_essays import (
     FINAL_CONTEXT_LENGTH_BUFFER,
@@ -177,9 +176,8 @@ def _param_problem(key: str, value: Any, default: Any) -> str | None:
     return None
 
 
-# A path parameter, the parameter that pins the content it names, and how that content is hashed.
-_PATH_PINS = {"haystack_dir": ("haystack_sha256", haystack_sha256),
-              "haystack_path": ("haystack_sha256", text_haystack_sha256)}
+# A path parameter, and the parameter that pins the text it names (``niah_essays.haystack_sha256``).
+_PATH_PINS = {"haystack_dir": "haystack_sha256", "haystack_path": "haystack_sha256"}
 
 
 def input_pins(name: str, params: JSONValue, root: Path) -> dict[str, str]:
@@ -189,7 +187,7 @@ def input_pins(name: str, params: JSONValue, root: Path) -> dict[str, str]:
     gen = GENERATORS.get(name)
     if gen is None or not isinstance(params, dict):
         return {}
-    return {_PATH_PINS[key][0]: _PATH_PINS[key][1](resolve_haystack_dir(params[key], root, key))
+    return {_PATH_PINS[key]: haystack_sha256(resolve_haystack_dir(params[key], root, key), key)
             for key in gen.paths if isinstance(params.get(key), str)}
 
 

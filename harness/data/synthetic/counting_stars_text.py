@@ -54,34 +54,13 @@ from typing import Any
 
 from harness.data.synthetic.common import Sample, TextTokenizer
 from harness.data.synthetic.counting_stars import _STAR_NEEDLES
-from harness.data.synthetic.niah_essays import checked_pin, read_haystack
+from harness.data.synthetic.niah_essays import checked_pin, read_text
 from loomcore.errors import InputError
-from loomcore.hashing import sha256_text
 
 # gen_test_data.ipynb ``scalar``: English cut in words, Chinese in characters.
 SIZE_SCALE = {"en": 0.8, "zh": 0.7}
 _PUNCTUATION = re.compile(f"[{re.escape(string.punctuation)}]")
 _LATIN = re.compile("[a-zA-Z]")
-
-
-def read_text(path: Path) -> str:
-    """A haystack file or folder's text as read, before any cleaning (a folder: its essays by name)."""
-    if path.is_dir():
-        return read_haystack(path)
-    if not path.is_file():
-        raise InputError(f"dataset.params.haystack_path: {str(path)!r} is neither a file nor a folder — put the "
-                         "haystack there (Counting-Stars' context_data), or point haystack_path at it")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except UnicodeDecodeError as exc:
-        raise InputError(f"dataset.params.haystack_path: {path} is not UTF-8 (byte {exc.start}) — save it as "
-                         "UTF-8") from None
-
-
-def haystack_sha256(path: Path) -> str:
-    """The pin of a haystack file or folder: the sha256 of its text as read."""
-    return sha256_text(read_text(path))
 
 
 def pinned_text(params: dict[str, Any]) -> str:

@@ -92,9 +92,25 @@ def read_haystack(folder: Path) -> str:
     return "".join(parts)
 
 
-def haystack_sha256(folder: Path) -> str:
-    """The pin of a haystack folder: the sha256 of its concatenated text."""
-    return sha256_text(read_haystack(folder))
+def read_text(path: Path, field: str = "haystack_path") -> str:
+    """A pinned haystack's text as read, before any cleaning: a folder's essays joined by name
+    (``read_haystack``), or a file's text; ``field`` is the parameter that named it."""
+    if path.is_dir():
+        return read_haystack(path)
+    if not path.is_file():
+        raise InputError(f"dataset.params.{field}: {str(path)!r} is neither a file nor a folder — put the haystack "
+                         f"there, or point {field} at it")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"dataset.params.{field}: {path} is not UTF-8 (byte {exc.start}) — save it as UTF-8") \
+            from None
+
+
+def haystack_sha256(path: Path, field: str = "haystack_dir") -> str:
+    """The pin of a haystack (``params.haystack_sha256``): the sha256 of its text as read (``read_text``)."""
+    return sha256_text(read_text(path, field))
 
 
 def pinned_haystack(params: dict[str, Any]) -> str:
