@@ -48,7 +48,7 @@ test: install
 	$(VPY) -m pytest -q
 
 bench: install
-	$(VPY) -m loomctl.perf hashing overhead gate
+	$(VPY) -m loomctl.perf hashing overhead gate plan
 
 # The lite tasks with the full cache and with each acceleration method: one table (score, delta and
 # verdict against the full cache, tokens/s, peak memory).

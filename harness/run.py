@@ -28,6 +28,7 @@ from loomcore.errors import InputError
 from loomcore.hashing import sha256_text
 from loomcore.records import Record, RecordFile, read_records
 from loomcore.rundir import ENVIRONMENT, MANIFEST, SCORES, TIMING, RunDir
+from loomcore.shards import ShardSpec
 from loomcore.specs import ModelRef, Scores, Suite
 from loomcore.taskspec import Sample, TaskSpec, limit_from_json
 from loomcore.tokenizer import ModelTokenizer
@@ -178,6 +179,7 @@ class Pipeline:
         self.mismatches, self.weights, self.resources = mismatches, weights, resources
         self.tasks = run.tasks(effective)
         self.limit = limit_from_json(effective.get("limit"))
+        self.shard = ShardSpec.from_json(effective["shard"]) if "shard" in effective else None
         self.tokenizer = ModelTokenizer(model_dir)
         self.phases = {"engine_load": 0.0, "data": 0.0, "prompts": 0.0, "prepare_wait": 0.0}
         self.generate_seconds = 0.0
@@ -254,13 +256,13 @@ class Pipeline:
         exactly the batches an uninterrupted run would have run; finished samples are skipped."""
         records_file = RecordFile(self.run.path, task.id)
         done = {r.id for r in records_file.load(repair=True)}
-        progress = Progress(task.id, len(prepared.samples))
-        progress.start(len(done))
         prompts = prepared.prompts
         batch_size = int(self.effective["engine"].get("args", {}).get("batch_size", 1))
         order = sorted(prepared.samples, key=lambda s: (-prompts[s["id"]]["tokens_after"], s["id"]))
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
+        batches = self.own_batches(task, [order[i:i + batch_size] for i in range(0, len(order), batch_size)])
+        progress = Progress(task.id, sum(map(len, batches)))
+        progress.start(len(done))
+        for batch in batches:
             if all(s["id"] in done for s in batch):
                 continue
             new, elapsed = self.run_batch(task, prepared, batch, done)
@@ -268,6 +270,18 @@ class Pipeline:
             progress.advance(len(new), sum(r.input_tokens + r.output_tokens for r in new))
             if self.loaded is not None and not self.upcoming and following is not None:
                 self.upcoming.append(Background(self.prepare, following))
+
+    def own_batches(self, task: TaskSpec, batches: list[list[Sample]]) -> list[list[Sample]]:
+        """The batches this run executes: all of them, or in a shard (``loomcore.shards``) those of its
+        units — after checking that the task has the number of samples the shards were planned on."""
+        if self.shard is None:
+            return batches
+        planned, loaded = self.shard.samples[task.id], sum(map(len, batches))
+        if planned != loaded:
+            raise InputError(f"shard/samples/{task.id}: the plan was made on {planned} samples, this shard loaded "
+                             f"{loaded} — the shards must see the same data (same --fixtures/--data-dir, --limit); "
+                             "plan again with the command that runs them")
+        return [b for index, b in enumerate(batches) if self.shard.runs_batch(task.id, index)]
 
     def run_batch(self, task: TaskSpec, prepared: Prepared, batch: list[Sample],
                   done: set[str]) -> tuple[list[Record], float]:

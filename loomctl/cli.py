@@ -238,6 +238,11 @@ def run(
         "--fixtures", help="substitute hub data with FOLDER/<benchmark>/<task>.jsonl (re-pinned, recorded)")] = None,
     no_cache: Annotated[bool, typer.Option(
         "--no-cache", help="hash every weight byte, trusting no cached digest (audits)")] = False,
+    shard: Annotated[Optional[str], typer.Option("--shard", metavar="K/N", help="only shard K of N")] = None,
+    shards: Annotated[Optional[int], typer.Option("--shards", min=1, help="N shards, run by --executor")] = None,
+    executor: Annotated[str, typer.Option("--executor", help="local: processes on this host")] = "local",
+    parallel: Annotated[Optional[int], typer.Option("--parallel", min=1, help="shards at a time")] = None,
+    retries: Annotated[int, typer.Option("--retries", min=0, help="re-runs of a failed shard")] = 1,
 ) -> None:
     """Run a pinned manifest; write records, scores and provenance to the run directory (resumable)."""
     from loomctl import manifest as mf
@@ -256,6 +261,11 @@ def run(
     substitutions = {"source_manifest_digest": source_digest, "changes": changes} if changes else None
     data_dir = fixture_dir or data_dir
     out = out or rt.default_run_dir(manifest)
+    if shard is not None or shards is not None:
+        _run_sharded(rt.runtime_for(runtime, manifest.data, base, wheelhouse, log=_err), manifest, out, limit,
+                     substitutions, allow_accelerator_mismatch, model_dir, data_dir, not no_cache,
+                     shard, shards, executor, parallel, retries)
+        return
     where = rt.runtime_for(runtime, manifest.data, base, wheelhouse, log=_err)
     with rt.writer_lock(out):
         where.prepare(manifest, out, limit, substitutions, allow_accelerator_mismatch)
@@ -265,6 +275,96 @@ def run(
         raise typer.Exit(code)
     print(_score_table(RunDir(out).scores()))
     print(f"\nrun directory: {out}")
+
+
+EXECUTORS = ("local",)
+
+
+def _run_sharded(where, manifest, out: Path, limit, substitutions, allow_accelerator_mismatch: bool,
+                 model_dir, data_dir, hash_cache: bool, shard: str | None, shards: int | None, executor: str,
+                 parallel: int | None, retries: int) -> None:
+    """`run --shard K/N` (one shard) or `run --shards N` (all of them, by the executor, then the merge)."""
+    from loomctl import shardrun
+
+    if shard is not None and shards is not None:
+        raise _input_error("--shard: runs one shard of a split; --shards runs them all — pass one of the two")
+    if executor not in EXECUTORS:
+        raise _input_error(f"--executor: {executor!r} is not an executor — use {', '.join(EXECUTORS)}")
+    request = shardrun.RunRequest(manifest, out, limit, substitutions, allow_accelerator_mismatch, model_dir,
+                                  data_dir, hash_cache)
+    if shard is not None:
+        index, count = shardrun.parse_shard(shard)
+        code = shardrun.execute_shard(where, request, index, count)
+        if code:
+            _err(f"shard {index} failed (exit {code}); finished samples are kept in {shardrun.shard_dir(out, index)} "
+                 "— rerun the same command to resume")
+            raise typer.Exit(code)
+        print(f"shard {index}/{count} done: {shardrun.shard_dir(out, index)}\n"
+              f"when all {count} are done: loomctl merge {out}")
+        return
+    scores = shardrun.execute_local(where, request, shards, parallel, retries)
+    print(_score_table(scores))
+    print(f"\nrun directory: {out} (merged from {shards} shards)")
+
+
+@app.command()
+@contract
+def plan(
+    manifest_path: ManifestArg,
+    shards: Annotated[Optional[int], typer.Option("--shards", min=1, help="number of shards")] = None,
+    gpus: Annotated[Optional[int], typer.Option(
+        "--gpus", min=1, help="GPUs to fill: shards = GPUs / the manifest's accelerator count")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="as `loomctl run --limit`")] = None,
+    model_dir: Annotated[Optional[Path], typer.Option("--model-dir", help="model folder (default: model.path)")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="local data / hub cache folder")] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", help="as `loomctl run --model`")] = None,
+    engine: Annotated[Optional[str], typer.Option("--engine", help="as `loomctl run --engine`")] = None,
+    fixtures: Annotated[Optional[Path], typer.Option("--fixtures", help="as `loomctl run --fixtures`")] = None,
+    allow_accelerator_mismatch: Annotated[bool, typer.Option(
+        "--allow-accelerator-mismatch", help="as `loomctl run`")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the plan as JSON")] = False,
+) -> None:
+    """Split a run into shards of nearly equal estimated cost; print them and the balance (writes nothing)."""
+    from loomctl import manifest as mf
+    from loomctl import plan as planner
+    from loomctl import runtime as rt
+    from loomctl import shardrun
+    from loomctl.substitute import substitute
+
+    if (shards is None) == (gpus is None):
+        raise _input_error("--shards: pass the number of shards, or --gpus to fill that many GPUs (one of the two)")
+    manifest = mf.load_valid(manifest_path)
+    source_digest = manifest.digest
+    manifest, changes, fixture_dir = substitute(manifest, model, engine, fixtures)
+    substitutions = {"source_manifest_digest": source_digest, "changes": changes} if changes else None
+    accelerator = manifest.data["accelerator"]
+    count = shards or max(1, gpus // (accelerator.get("count", 1) if accelerator.get("kind") == "gpu" else 1))
+    effective = rt.effective_manifest(manifest, {"kind": "local", "accelerator_mismatch_allowed":
+                                                 allow_accelerator_mismatch}, limit, substitutions)
+    result = shardrun.make_plan(manifest, effective, count, model_dir, fixture_dir or data_dir)
+    if as_json:
+        print(json.dumps(shardrun.plan_json(result), indent=2))
+        return
+    print(planner.table(result))
+    costs = list(result.tasks)
+    print(f"balance by sample count (the same samples in {count} equal runs of tasks): "
+          f"{planner.by_count(costs, count):.3f}")
+
+
+@app.command()
+@contract
+@reads_received
+def merge(run_dir: Annotated[Path, typer.Argument(help="run directory of the shards", show_default=False)]) -> None:
+    """Check the shards of a sharded run (all there, one plan, one environment) and merge them into it."""
+    from loomctl.merge import merge as merge_shards
+    from loomctl.merge import refuse_unsharded
+    from loomctl.runtime import writer_lock
+
+    refuse_unsharded(run_dir)
+    with writer_lock(run_dir):
+        scores = merge_shards(run_dir)
+    print(_score_table(scores))
+    print(f"\nmerged run directory: {run_dir}")
 
 
 @app.command()

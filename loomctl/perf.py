@@ -328,7 +328,53 @@ def _print_accel(rows: list[tuple], fails: dict[str, list[str]], limit: int, tas
         print(f"accel: {name} FAILs the gate against the full cache; diff names {pins[0] if pins else '(no pin?)'}")
 
 
-BENCHES = {"hashing": bench_hashing, "overhead": bench_overhead, "gate": bench_gate, "accel": bench_accel}
+def _essays() -> Path | None:
+    """Kamradt's essays (v1's NIAH haystack; data the user supplies, never committed): beside the manifest,
+    or in the workplace's shared folder."""
+    here = Path("manifests") / "haystacks" / "PaulGrahamEssays"
+    return next((p for p in (here, Path("..") / "shared" / "haystacks" / "PaulGrahamEssays",
+                             Path("/work/shared/haystacks/PaulGrahamEssays")) if p.is_dir()), None)
+
+
+def bench_plan(counts: tuple[int, ...] = (8, 64), target: float = 1.10) -> bool:
+    """The planner's balance (slowest shard's estimated cost / mean) on LOOMBench v1 with the fixtures
+    substitution (`loomctl plan manifests/loombench-v1.json --fixtures tests/data/loombench`), against
+    splitting the same samples by count, at N shards; target <= ``target``."""
+    import shutil
+    import tempfile
+
+    from loomctl import manifest as mf
+    from loomctl import plan as planner
+    from loomctl.runtime import effective_manifest
+    from loomctl.substitute import substitute
+
+    essays = _essays()
+    if essays is None:
+        print("plan: skipped — v1's NIAH haystack (PaulGrahamEssays) is not at manifests/haystacks/ nor ../shared/")
+        return True
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp) / "manifests"
+        shutil.copytree("manifests", project, ignore=shutil.ignore_patterns("haystacks"), symlinks=True)
+        shutil.copytree(essays, project / "haystacks" / "PaulGrahamEssays")
+        manifest, changes, fixtures = substitute(mf.load_valid(project / "loombench-v1.json"),
+                                                 project / "models" / "tiny-loom", "transformers",
+                                                 Path("tests/data/loombench"))
+        effective = effective_manifest(manifest, {"kind": "local", "accelerator_mismatch_allowed": True}, None,
+                                       {"source_manifest_digest": "bench", "changes": changes})
+        costs = planner.task_costs(effective, manifest.root, project / "models" / "tiny-loom", fixtures)
+    ok = True
+    print(f"plan: LOOMBench v1 (fixtures), {len(costs)} tasks, {sum(c.samples for c in costs)} samples")
+    print(f"{'shards':>8}{'planner':>10}{'by count':>10}")
+    for count in counts:
+        balance = planner.plan(costs, count, "bench").balance
+        ok &= balance <= target
+        print(f"{count:>8}{balance:>10.3f}{planner.by_count(costs, count):>10.3f}")
+    print(f"plan: balance target <= {target}: {'met' if ok else 'NOT met'}")
+    return ok
+
+
+BENCHES = {"hashing": bench_hashing, "overhead": bench_overhead, "gate": bench_gate, "accel": bench_accel,
+           "plan": bench_plan}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -123,8 +123,9 @@ class Runtime:
                        limit, substitutions)
 
     def run(self, manifest: mf.Manifest, out: Path, model_dir: Path | None, data_dir: Path | None,
-            allow_accelerator_mismatch: bool = False, hash_cache: bool = True) -> int:
-        """The harness's run over ``out``; ``hash_cache=False`` has it read every weight byte."""
+            allow_accelerator_mismatch: bool = False, hash_cache: bool = True, gpus: list[str] | None = None) -> int:
+        """The harness's run over ``out``; ``hash_cache=False`` has it read every weight byte; ``gpus``: the
+        GPUs it may use (a shard's group, ``loomctl.shardrun``), else those the runtime sees."""
         raise NotImplementedError
 
     def judge(self, run_dir: Path, effective: dict[str, Any], root: Path, judge_dirs: dict[str, Path]) -> int:
@@ -144,12 +145,14 @@ class LocalRuntime(Runtime):
     def provenance(self) -> dict[str, Any]:
         return {"kind": self.kind}
 
-    def run(self, manifest, out, model_dir, data_dir, allow_accelerator_mismatch=False, hash_cache=True) -> int:
+    def run(self, manifest, out, model_dir, data_dir, allow_accelerator_mismatch=False, hash_cache=True,
+            gpus=None) -> int:
         model = model_dir_of(manifest, model_dir)
         args = _harness_run_args(manifest, str(out), str(model), str(manifest.root.resolve()),
                                  str(data_dir) if data_dir else None, allow_accelerator_mismatch, hash_cache)
+        env = {**self.env, **({"CUDA_VISIBLE_DEVICES": ",".join(gpus)} if gpus is not None else {})}
         return _spawn([self.python, "-m", "harness", *args], RunDir(out).log("harness.log"),
-                      "run: interrupted — finished samples are kept; run the same command to resume", self.env)
+                      "run: interrupted — finished samples are kept; run the same command to resume", env)
 
     def judge(self, run_dir, effective, root, judge_dirs) -> int:
         args = _harness_judge_args(str(run_dir), str(root.resolve()),
@@ -191,8 +194,10 @@ class DockerRuntime(Runtime):
     def judge_provenance(self) -> dict[str, Any]:
         return {"kind": self.kind, "image": self.image.provenance()}
 
-    def run(self, manifest, out, model_dir, data_dir, allow_accelerator_mismatch=False, hash_cache=True) -> int:
-        return run_docker(manifest, out, self.image, model_dir, data_dir, allow_accelerator_mismatch, hash_cache)
+    def run(self, manifest, out, model_dir, data_dir, allow_accelerator_mismatch=False, hash_cache=True,
+            gpus=None) -> int:
+        return run_docker(manifest, out, self.image, model_dir, data_dir, allow_accelerator_mismatch, hash_cache,
+                          gpus)
 
     def judge(self, run_dir, effective, root, judge_dirs) -> int:
         return judge_docker(run_dir, effective, root, judge_dirs, self.image)
@@ -333,21 +338,29 @@ def _container_user(out: Path) -> str | None:
     return None
 
 
-def _devices(accelerator: dict[str, Any]) -> list:
+def _devices(accelerator: dict[str, Any], gpus: list[str] | None = None) -> list:
+    """The GPUs a container gets: the manifest's count, or exactly ``gpus`` (a shard's group)."""
     from docker.types import DeviceRequest
 
-    return [DeviceRequest(count=accelerator["count"], capabilities=[["gpu"]])] if accelerator["kind"] == "gpu" else []
+    if accelerator["kind"] != "gpu":
+        return []
+    if gpus is not None:
+        return [DeviceRequest(device_ids=list(gpus), capabilities=[["gpu"]])]
+    return [DeviceRequest(count=accelerator["count"], capabilities=[["gpu"]])]
 
 
-def _isolated(out: Path, mounts: list, command: list[str], accelerator: dict[str, Any]) -> dict[str, Any]:
+def _isolated(out: Path, mounts: list, command: list[str], accelerator: dict[str, Any],
+              gpus: list[str] | None = None) -> dict[str, Any]:
     """A container's options: only ``out`` writable (every other mount read-only), no network, the
-    GPUs the manifest asks for."""
-    return {"command": command, "mounts": mounts, "network_mode": "none", "device_requests": _devices(accelerator),
+    GPUs the manifest asks for (``gpus``: those GPUs)."""
+    return {"command": command, "mounts": mounts, "network_mode": "none",
+            "device_requests": _devices(accelerator, gpus),
             "user": _container_user(out), "labels": {"dev.loomctl.run": str(out.resolve())}}
 
 
 def container_options(manifest: mf.Manifest, out: Path, model_dir: Path | None, data_dir: Path | None,
-                      allow_accelerator_mismatch: bool, hash_cache: bool = True) -> dict[str, Any]:
+                      allow_accelerator_mismatch: bool, hash_cache: bool = True,
+                      gpus: list[str] | None = None) -> dict[str, Any]:
     """The evaluation container: model, manifest folder and data read-only, only the run directory
     writable, no network, the GPUs the manifest asks for."""
     from docker.types import Mount
@@ -360,7 +373,7 @@ def container_options(manifest: mf.Manifest, out: Path, model_dir: Path | None, 
         mounts.append(Mount("/data", str(data_dir.resolve()), type="bind", read_only=True))
     cmd = _harness_run_args(manifest, "/run-dir", "/model", "/manifest", "/data" if data_dir else None,
                             allow_accelerator_mismatch, hash_cache)
-    return _isolated(out, mounts, cmd, manifest.data["accelerator"])
+    return _isolated(out, mounts, cmd, manifest.data["accelerator"], gpus)
 
 
 def judge_container_options(run_dir: Path, effective: dict[str, Any], root: Path, judge_dirs: dict[str, Path],
@@ -389,12 +402,12 @@ def judge_container_options(run_dir: Path, effective: dict[str, Any], root: Path
 
 
 def run_docker(manifest: mf.Manifest, out: Path, image, model_dir: Path | None, data_dir: Path | None,
-               allow_accelerator_mismatch: bool, hash_cache: bool = True) -> int:
+               allow_accelerator_mismatch: bool, hash_cache: bool = True, gpus: list[str] | None = None) -> int:
     """Run the harness in ``image`` (see ``container_options``); logs streamed to stderr and
     logs/harness.log; the exit code propagated; the container removed afterwards, also on Ctrl-C or
     SIGTERM."""
     RunDir(out).log("harness.log").parent.mkdir(parents=True, exist_ok=True)  # before the run directory is opened to the image's user
-    options = container_options(manifest, out, model_dir, data_dir, allow_accelerator_mismatch, hash_cache)
+    options = container_options(manifest, out, model_dir, data_dir, allow_accelerator_mismatch, hash_cache, gpus)
     return _in_container(image, options, RunDir(out).log("harness.log"),
                          "run: interrupted; the container was stopped — finished samples are kept; run the same "
                          "command to resume")
