@@ -240,22 +240,20 @@ def run(
         "--no-cache", help="hash every weight byte, trusting no cached digest (audits)")] = False,
     shard: Annotated[Optional[str], typer.Option("--shard", metavar="K/N", help="only shard K of N")] = None,
     shards: Annotated[Optional[int], typer.Option("--shards", min=1, help="N shards, run by --executor")] = None,
-    executor: Annotated[str, typer.Option("--executor", help="local: processes on this host")] = "local",
+    executor: Annotated[str, typer.Option("--executor", help="local (processes here) or slurm")] = "local",
     parallel: Annotated[Optional[int], typer.Option("--parallel", min=1, help="shards at a time")] = None,
     retries: Annotated[int, typer.Option("--retries", min=0, help="re-runs of a failed shard")] = 1,
+    sbatch: Annotated[Optional[list[str]], typer.Option("--sbatch", help="slurm: an sbatch option")] = None,
+    detach: Annotated[bool, typer.Option("--detach", help="slurm: submit and return")] = False,
 ) -> None:
     """Run a pinned manifest; write records, scores and provenance to the run directory (resumable)."""
     from loomctl import manifest as mf
     from loomctl import runtime as rt
     from loomctl.substitute import substitute
 
+    argv = _shard_argv(manifest_path, locals())  # the options as given, for a shard job to repeat
     manifest = mf.load_valid(manifest_path)
-    if runtime not in rt.RUNTIMES:
-        raise _input_error(f"--runtime: {runtime!r} is not a runtime — use local, venv or docker")
-    if fixtures is not None and data_dir is not None:
-        raise _input_error("--fixtures: replaces the data folder — pass either --fixtures or --data-dir")
-    if model is not None and model_dir is not None:
-        raise _input_error("--model: substitutes the pinned model — pass either --model or --model-dir")
+    _check_run_options(runtime, fixtures, data_dir, model, model_dir)
     source_digest = manifest.digest
     manifest, changes, fixture_dir = substitute(manifest, model, engine, fixtures)
     substitutions = {"source_manifest_digest": source_digest, "changes": changes} if changes else None
@@ -264,7 +262,8 @@ def run(
     if shard is not None or shards is not None:
         _run_sharded(rt.runtime_for(runtime, manifest.data, base, wheelhouse, log=_err), manifest, out, limit,
                      substitutions, allow_accelerator_mismatch, model_dir, data_dir, not no_cache,
-                     shard, shards, executor, parallel, retries)
+                     shard, shards, executor, parallel, retries, argv + ["--out", str(out.resolve())],
+                     sbatch or [], detach)
         return
     where = rt.runtime_for(runtime, manifest.data, base, wheelhouse, log=_err)
     with rt.writer_lock(out):
@@ -277,12 +276,40 @@ def run(
     print(f"\nrun directory: {out}")
 
 
-EXECUTORS = ("local",)
+def _check_run_options(runtime: str, fixtures, data_dir, model, model_dir) -> None:
+    from loomctl.runtime import RUNTIMES
+
+    if runtime not in RUNTIMES:
+        raise _input_error(f"--runtime: {runtime!r} is not a runtime — use local, venv or docker")
+    if fixtures is not None and data_dir is not None:
+        raise _input_error("--fixtures: replaces the data folder — pass either --fixtures or --data-dir")
+    if model is not None and model_dir is not None:
+        raise _input_error("--model: substitutes the pinned model — pass either --model or --model-dir")
+
+
+EXECUTORS = ("local", "slurm")
+
+
+# `loomctl run`'s options a shard job repeats (parameter name -> option), and its on/off flags.
+_SHARD_OPTIONS = {"runtime": "--runtime", "limit": "--limit", "model_dir": "--model-dir", "data_dir": "--data-dir",
+                  "base": "--base", "wheelhouse": "--wheelhouse", "model": "--model", "engine": "--engine",
+                  "fixtures": "--fixtures"}
+_SHARD_FLAGS = {"allow_accelerator_mismatch": "--allow-accelerator-mismatch", "no_cache": "--no-cache"}
+
+
+def _shard_argv(manifest_path: Path, given: dict) -> list[str]:
+    """`loomctl run`'s arguments (``given``: its parameters) as a shard job repeats them, paths absolute."""
+    argv = [str(manifest_path.resolve())]
+    for name, option in _SHARD_OPTIONS.items():
+        value = given[name]
+        if value is not None:
+            argv += [option, str(value.resolve()) if isinstance(value, Path) else str(value)]
+    return argv + [option for name, option in _SHARD_FLAGS.items() if given[name]]
 
 
 def _run_sharded(where, manifest, out: Path, limit, substitutions, allow_accelerator_mismatch: bool,
                  model_dir, data_dir, hash_cache: bool, shard: str | None, shards: int | None, executor: str,
-                 parallel: int | None, retries: int) -> None:
+                 parallel: int | None, retries: int, argv: list[str], sbatch: list[str], detach: bool) -> None:
     """`run --shard K/N` (one shard) or `run --shards N` (all of them, by the executor, then the merge)."""
     from loomctl import shardrun
 
@@ -302,7 +329,12 @@ def _run_sharded(where, manifest, out: Path, limit, substitutions, allow_acceler
         print(f"shard {index}/{count} done: {shardrun.shard_dir(out, index)}\n"
               f"when all {count} are done: loomctl merge {out}")
         return
-    scores = shardrun.execute_local(where, request, shards, parallel, retries)
+    if executor == "slurm":
+        scores = shardrun.execute_slurm(where, request, shards, argv, sbatch, retries, detach)
+        if scores is None:
+            return
+    else:
+        scores = shardrun.execute_local(where, request, shards, parallel, retries)
     print(_score_table(scores))
     print(f"\nrun directory: {out} (merged from {shards} shards)")
 

@@ -256,6 +256,25 @@ def execute_shard(where, request: RunRequest, index: int, count: int) -> int:
         return _run_shard(where, request, plan, index, None)
 
 
+def execute_slurm(where, request: RunRequest, count: int, argv: list[str], sbatch_options: list[str],
+                  retries: int, detach: bool):
+    """``--shards N --executor slurm`` (``loomctl.slurm``): the plan made here, the unfinished shards
+    submitted as an array and the merge as its dependent job; then waits for them (unless ``detach``)
+    and returns the merged scores (None when detached)."""
+    from loomctl import slurm
+    from loomctl.runtime import writer_lock
+
+    with writer_lock(request.out):  # released before the merge job needs it
+        plan = _parent_and_plan(where, request, count)
+    array, merge_job, indices = slurm.submit(request, plan, slurm.shard_command(argv), sbatch_options, retries)
+    err(f"[slurm] submitted shards {indices or 'none (all finished)'} as job array {array}, merge as job {merge_job}")
+    if detach:
+        print(f"array job: {array}\nmerge job: {merge_job}\nthen: loomctl merge {request.out} (the merge job runs it)")
+        return None
+    slurm.wait(request, count, array, merge_job, log=err)
+    return RunDir(request.out).scores()
+
+
 def execute_local(where, request: RunRequest, count: int, parallel: int | None, retries: int):
     """``--shards N --executor local``: every unfinished shard of DIR on this host, ``parallel`` at a
     time (default: one per GPU group, or all N on a CPU manifest), then the merge; a shard failing after

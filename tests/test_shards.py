@@ -4,6 +4,7 @@ saved model, real processes and real files. The merged run must be the single-pr
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -190,3 +191,50 @@ def test_plan_prints_shares_and_the_balance_against_splitting_by_count():
     assert "balance (slowest shard / mean)" in result.stdout and "balance by sample count" in result.stdout
     balance = float(result.stdout.split("balance (slowest shard / mean):")[1].split()[0])
     assert balance <= 1.10
+
+
+# --- SLURM: a real slurmctld/slurmd (one node, started by .ci/run) ---------------------------------------
+
+def _slurm_or_skip() -> None:
+    if shutil.which("sbatch") and subprocess.run(["sinfo", "-h"], capture_output=True).returncode == 0:
+        return
+    reason = "no SLURM cluster here (sbatch/sinfo); .ci/run starts a one-node one (scripts/slurm-up.sh)"
+    if os.environ.get("CI"):
+        pytest.fail(f"the SLURM tests must run in CI: {reason}")
+    pytest.skip(reason)
+
+
+def test_the_shards_as_a_slurm_job_array_merge_to_the_single_process_run(sharded, tmp_path):
+    """`run --shards 3 --executor slurm`: an array of 3 (each `--cpus-per-task` of the CPU manifest), the
+    merge a dependent job; `loomctl run` waits and prints the merged scores; the records are one process's."""
+    _slurm_or_skip()
+    manifest, single, _ = sharded
+    out = tmp_path / "slurm"
+    result = loomctl("run", str(manifest), "--shards", "3", "--executor", "slurm", "--out", str(out), timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "[slurm] submitted shards [0, 1, 2] as job array" in result.stderr
+    script = (out / "slurm" / "shards.sbatch").read_text()
+    assert "#SBATCH --array=0,1,2" in script and "#SBATCH --cpus-per-task=" in script
+    assert _records(out) == _records(single)
+    assert json.loads((out / "shards.json").read_text())["count"] == 3
+    # A re-run finds every shard finished: nothing but the merge is submitted.
+    again = loomctl("run", str(manifest), "--shards", "3", "--executor", "slurm", "--out", str(out), timeout=600)
+    assert again.returncode == 0 and "submitted shards none (all finished)" in again.stderr, again.stderr[-2000:]
+
+
+def test_a_slurm_shard_that_keeps_failing_exits_3_naming_it_and_its_log(sharded, tmp_path):
+    _slurm_or_skip()
+    manifest, _, split = sharded
+    out = tmp_path / "slurm-failing"
+    shutil.copytree(split, out)
+    shard = out / "shards" / "1"
+    (shard / "scores.json").unlink()
+    task = sorted((shard / "samples").glob("*.jsonl"))[0]
+    task.unlink()
+    task.mkdir()  # this shard cannot write its records, on every attempt
+    result = loomctl("run", str(manifest), "--shards", "3", "--executor", "slurm", "--retries", "1",
+                     "--out", str(out), timeout=600)
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert "shard 1: did not finish on SLURM" in result.stderr and "slurm-" in result.stderr
+    log = next((shard / "logs").glob("slurm-*_1.log")).read_text()
+    assert "failed (exit 3), attempt 1; retrying" in log
