@@ -42,11 +42,18 @@ What still differs from RULER, or is not offered:
   paulgraham.com pages and a GitHub archive (not reproducible offline, not pinned by RULER), and it
   splits sentences with nltk's punkt model, data that is downloaded by ``nltk.download`` and is on no
   package index. The filler generators of ``.ruler`` remain the offline ones for those tasks.
-- cwe from about 30k tokens: when RULER's search asks for more words than wonderwords has (8166), it
-  samples from ``json/english_words.json``, a Git LFS file absent from RULER's repository snapshot;
-  that is refused here.
+- cwe at a length that holds more than 8166 of its words (RULER's search then asks for more words than
+  wonderwords has, and samples them from ``json/english_words.json``, a Git LFS file absent from RULER's
+  repository snapshot): refused here.
 - Token counts: RULER counts ``AutoTokenizer.tokenize(text)``; here the model's ``tokenizer.json`` counts
-  without special tokens (the same count for a fast tokenizer).
+  without special tokens (the same count for a fast tokenizer). A model whose tokenizer is not a
+  ``tokenizer.json`` (RULER's ``nemo`` SentencePiece, ``openai`` tiktoken types) is not offered.
+- The draws follow CPython's ``random`` (``sample``, ``shuffle``, ``choice``, ``choices``, ``randint``,
+  ``getrandbits``) and numpy's legacy ``RandomState.randint``: the same algorithms RULER runs on, unchanged
+  across the versions this project supports, but they are not RULER's code.
+
+Checked against RULER's own scripts run in a scratch folder with the tiny model's tokenizer (the cells and
+how: ``tests/test_ruler_upstream.py``).
 - Where RULER would loop for ever (a sample that never fits, even at the smallest haystack) or crash
   (a search that cannot start), this refuses with an error after ``MAX_RETRIES`` draws.
 - ``model_template_token`` (prepare.py's ``--prepare_for_ns``) and chunked preparation are not offered.
