@@ -25,9 +25,16 @@ in English or Chinese with the reasoning variant (nick7nlp/Counting-Stars at com
 32e16f2c2d2be9f38d710e782236315e0821a038, ``gen_test_data.ipynb``). Where they need room for the
 prompt around the context, ``reserve_tokens`` is taken off ``length`` (RULER's ``max_seq_length``
 counts the whole prompt and the answer). What differs from the official generators is listed in
-``harness.benchmarks.ruler``, ``.niah`` and ``.counting_stars``.
+``harness.benchmarks.ruler``, ``.niah`` and ``.counting_stars``. The RULER generators' two styles are
+the filler versions: they run offline with no word list and are what the embedded manifests pin.
 
-One module per family (``niah``, ``ruler``, ``counting_stars``) and ``common`` for what they share;
+RULER's own algorithms, call for call on RULER's random streams with wonderwords' word lists, are the
+generators ``ruler_niah_upstream``, ``ruler_vt_upstream``, ``ruler_cwe_upstream`` and ``ruler_fwe_upstream``
+(``.ruler_upstream``): for the noise and needle haystacks, vt, cwe and fwe they give RULER's rows byte for
+byte with the same tokenizer and seed (the seed reaches them as ``params["random_seed"]``); RULER's essay
+haystack is refused (see that module).
+
+One module per family (``niah``, ``ruler``, ``ruler_upstream``, ``counting_stars``) and ``common`` for what they share;
 this module keeps the registry ``GENERATORS`` (name, version, function, default parameters), the
 parameter checks and ``generate``.
 """
@@ -62,10 +69,18 @@ from harness.data.synthetic.ruler import (
     ruler_niah,
     variable_tracking,
 )
+from harness.data.synthetic.ruler_upstream import (
+    ruler_cwe_upstream,
+    ruler_fwe_upstream,
+    ruler_niah_upstream,
+    ruler_vt_upstream,
+)
 from loomcore.errors import InputError
 from loomcore.taskspec import JSONValue
 
 _COMMON_LENGTH = {"lengths": [1024, 2048, 4096, 8192], "samples_per_length": 10, "value_digits": 7}
+# RULER's own generators: its lengths count the whole prompt and the answer's tokens_to_generate.
+_UPSTREAM = {"lengths": [4096, 8192, 16384], "samples_per_length": 10, "remove_newline_tab": False}
 
 GENERATORS: dict[str, Generator] = {g.name: g for g in (
     Generator("niah", "1", niah_grid, {
@@ -88,6 +103,20 @@ GENERATORS: dict[str, Generator] = {g.name: g for g in (
     Generator("ruler_fwe", "1", frequent_words, {
         **_COMMON_LENGTH, "task": "fwe", "vocab_size": 800, "word_length": 5, "alpha": 2.0,
         "num_answers": 3, "style": "lite", "reserve_tokens": 0}),
+    Generator("ruler_niah_upstream", "1", ruler_niah_upstream, {
+        **_UPSTREAM, "task": "niah_single_1", "haystack": "noise", "key_type": "words", "value_type": "numbers",
+        "num_keys": 1, "num_values": 1, "num_queries": 1, "tokens_to_generate": 128},
+        filler=False, upstream_seed=True),
+    Generator("ruler_vt_upstream", "1", ruler_vt_upstream, {
+        **_UPSTREAM, "task": "vt", "num_chains": 1, "num_hops": 4, "tokens_to_generate": 30},
+        filler=False, upstream_seed=True),
+    Generator("ruler_cwe_upstream", "1", ruler_cwe_upstream, {
+        **_UPSTREAM, "task": "cwe", "num_common": 10, "common_freq": 30, "uncommon_freq": 3, "num_fewshot": 1,
+        "tokens_to_generate": 120},
+        filler=False, upstream_seed=True),
+    Generator("ruler_fwe_upstream", "1", ruler_fwe_upstream, {
+        **_UPSTREAM, "task": "fwe", "alpha": 2.0, "vocab_size": -1, "word_length": 6, "tokens_to_generate": 50},
+        filler=False, upstream_seed=True),
     Generator("counting_stars", "1", counting_stars, {
         **_COMMON_LENGTH, "task": "counting_stars", "num_needles": 4,
         "style": "lite", "language": "en", "variant": "acquisition", "reserve_tokens": 0,
@@ -240,4 +269,6 @@ def generate(name: str, version: str, seed: int, params: dict[str, Any], tokeniz
     for key in gen.paths:
         if full[key] is not None:
             full[key] = str(resolve_haystack_dir(full[key], root or Path("."), key))
+    if gen.upstream_seed:
+        full["random_seed"] = seed
     return gen.fn(full, random.Random(f"{name}:{seed}"), tokenizer)

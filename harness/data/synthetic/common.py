@@ -40,6 +40,9 @@ class Generator:
     filler: bool = True
     # Parameters that name a file or folder: ``generate`` resolves them against the manifest's folder.
     paths: tuple[str, ...] = ()
+    # Whether it seeds its own streams as an upstream script's ``--random_seed`` (``.ruler_upstream``):
+    # then ``generate`` gives it the manifest's seed as ``params["random_seed"]``.
+    upstream_seed: bool = False
 
 
 def _needle(key: str, value: str) -> str:

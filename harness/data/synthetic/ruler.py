@@ -1,5 +1,8 @@
 """The RULER families (NVIDIA/RULER ``scripts/data/synthetic/``): niah, variable tracking, common and
-frequent words extraction, in the lite style and the official one (see the package docstring)."""
+frequent words extraction, in the lite style and the official one (see the package docstring) — the filler
+versions: RULER's task texts over this project's own filler sentences and word tables, offline and with
+no word list to install, the embedded manifests' generators. RULER's own algorithms and word lists, byte
+for byte: ``.ruler_upstream``."""
 
 from __future__ import annotations
 
@@ -175,6 +178,7 @@ def frequent_words(params: dict[str, Any], rng: random.Random, tok: TokenCounter
 # --- Official styles -------------------------------------------------------------------------------
 
 _RULER_NOISE = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again."
+_RULER_NEEDLE = "One of the special magic {type_needle_v} for {key} is: {value}."
 # RULER's depths for essay haystacks, np.round(np.linspace(0, 100, 40)): no point falls on a .5, so
 # Python's round gives the same integers.
 _RULER_DEPTHS = tuple(round(100 * i / 39) for i in range(40))
@@ -204,7 +208,7 @@ def _ruler_niah_official(params: dict[str, Any], rng: random.Random, tok: TokenC
     num_keys = max(params["num_keys"], params["num_queries"])
 
     def needle(key: str, value: str) -> str:
-        return f"One of the special magic {kind} for {key} is: {value}."
+        return _RULER_NEEDLE.format(type_needle_v=kind, key=key, value=value)
 
     samples = []
     for length in params["lengths"]:

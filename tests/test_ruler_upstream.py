@@ -1,0 +1,142 @@
+"""ruler_*_upstream: RULER's own generators, re-implemented, give RULER's rows byte for byte with the shipped
+model's tokenizer.
+
+How the expected hashes were made (never committed: RULER's code is not part of this project): NVIDIA/RULER
+at commit c3f5e3b4f87f97e048793bb510a3a6b19a46bf3a, ``scripts/data`` exported to a scratch folder, run as
+
+    cd scripts/data && python prepare.py --save_dir OUT --benchmark synthetic --task TASK \\
+        --tokenizer_path manifests/models/tiny-loom --tokenizer_type hf --max_seq_length LENGTH \\
+        --model_template_type base --num_samples 3 --random_seed SEED
+
+with wonderwords 3.0.1, numpy 2.4.6, scipy 1.17.1, transformers 5.23.0, CPython 3.11.7, nltk 3.10.4 (imported
+by the scripts; punkt is not used by these tasks and was not installed). ``json/english_words.json`` is a
+Git LFS pointer in RULER's repository, so cwe's script could not load it; it was replaced there by ``{}``
+(cwe reads it only when asked for more words than wonderwords has, which these lengths never are). cwe
+is checked at 2048 and 8192 tokens: with this tokenizer its smallest 4096-token prompt has 4991 tokens, and
+RULER's script then retries for ever (here: refused after ``MAX_RETRIES`` draws). Each
+hash is the sha256 of the ``OUT/TASK/validation.jsonl`` that run wrote; here the same file is written from
+the project's samples (``upstream_row``, ``json.dumps`` per line as RULER's ``write_manifest``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+
+import pytest
+
+from harness.data import synthetic
+from harness.data.synthetic import ruler_upstream
+from harness.prompts import render
+from loomcore.errors import InputError
+from tests.conftest import ROOT
+
+# RULER task -> (generator, params), as synthetic.yaml configures it.
+TASKS = {
+    "niah_single_1": ("ruler_niah_upstream", {"haystack": "noise", "key_type": "words", "value_type": "numbers"}),
+    "niah_multikey_2": ("ruler_niah_upstream", {"haystack": "needle", "key_type": "words", "value_type": "numbers"}),
+    "niah_multikey_3": ("ruler_niah_upstream", {"haystack": "needle", "key_type": "uuids", "value_type": "uuids"}),
+    "vt": ("ruler_vt_upstream", {"num_chains": 1, "num_hops": 4}),
+    "cwe": ("ruler_cwe_upstream", {"num_common": 10, "common_freq": 30, "uncommon_freq": 3}),
+    "fwe": ("ruler_fwe_upstream", {"alpha": 2.0}),
+}
+
+# (task, max_seq_length, random_seed) -> sha256 of RULER's validation.jsonl of 3 samples (see above).
+UPSTREAM_SHA256 = {
+    ("cwe", 2048, 42): "cea439c0eae6b6bda111d0bc25ceba976dbb12912c9eee93435dd54f66aa16f7",
+    ("cwe", 2048, 7): "4bc24ae34c7c86cca0bbfda8c5b3ea41368394d8e890575141feb0ffae67be49",
+    ("cwe", 8192, 42): "dc25c7fa494f62d1498568c5bb166c8e86b614385b421723191933114face02c",
+    ("cwe", 8192, 7): "8ba7a20efcd3fb1e4e3488f1ac9afd2581c7df6bb3ac8542f9e6fdc0b236d1b4",
+    ("fwe", 2048, 42): "396e20f01dae6473c7de3439bf74d0c07b992791108ba31c2ecc4957e379ba48",
+    ("fwe", 2048, 7): "13973ece80bc9a48a61f55c86797eacc2f4a7380e056d898aac50dd967b64acf",
+    ("fwe", 4096, 42): "d9c55c6c5d13a7de436b8f28df37eb48db8de3fed81e7e1a9613c1ae6bb7a56a",
+    ("fwe", 4096, 7): "71c648f427f8cc80ade41425e7831cb0cf19a6ffc29b8bc1fbdd6c842a5e9242",
+    ("niah_multikey_2", 2048, 42): "af6099a6a564d61b9c46de11fd0a8ab729b24cef6df48542c2b7aa478a74354f",
+    ("niah_multikey_2", 2048, 7): "cb2704a93328cd0427178661b9a437aaa77c8ae91c64c1ba57045a20b0768bac",
+    ("niah_multikey_2", 4096, 42): "6307069ec4c75819a2930b6d9e456504a6d5bb07e60cc98403aa7d029acf896e",
+    ("niah_multikey_2", 4096, 7): "90a8f12008c19a8d4dfc33850cbd5a574cea1c37ee05754bf21add727b48f1c4",
+    ("niah_multikey_3", 2048, 42): "6553725478c2e7fc3dfd91700de410d9330dd2e2ec95552612755d0fe456b11a",
+    ("niah_multikey_3", 2048, 7): "6e276982f9205c95c9dba3d4e6c9360b6ac69f20c897a7c53eb6fadaccb95e40",
+    ("niah_multikey_3", 4096, 42): "6fb319041ee855296c09e10782b91f71b3e50ec6466d75e18d23465aed3f184b",
+    ("niah_multikey_3", 4096, 7): "83d3a8a2fa26a6abd03179a51857ce0b077d852e5918d4f34bb8b5d907027946",
+    ("niah_single_1", 2048, 42): "5605b7d696b804f5e698d2e8b25d4f55da62b4663910bcf7b473705d69cb8927",
+    ("niah_single_1", 2048, 7): "c72eb715a46620182874b7bdcc279c8e79610e0dcf28e664d4dcf0e731dc455f",
+    ("niah_single_1", 4096, 42): "f60b8be52bdb2f537684680c254adbf3eccbde84dd0b2ddb32cd187fb93a74ba",
+    ("niah_single_1", 4096, 7): "c5cdb05be93ab52b3fb46ada22fbf2c133f713bd9d8d525cbc3fb742ff1d94e6",
+    ("vt", 2048, 42): "ee06c75d157994ea73c3251d4698b582a47d43edb16f4ba1fdd87cb1815bcefd",
+    ("vt", 2048, 7): "7245ab61b14ae5516eccfb27d40b77eb063cce80fcee31bc6c92a4df7dd80c0e",
+    ("vt", 4096, 42): "5682658f2c2a8d4fb59a4af961f08e4f858dde7cb7a8ae3a1ed16f8654d4fb0d",
+    ("vt", 4096, 7): "a607b4100b1743150239c0689fafc6b865521211da33c4fa7e92f188e30af17b",
+}
+
+
+def generate(tok, task: str, length: int, seed: int, samples: int = 3, **overrides):
+    name, params = TASKS[task]
+    return synthetic.generate(name, synthetic.generator_version(name), seed,
+                              {"task": task, "lengths": [length], "samples_per_length": samples, **params,
+                               **overrides}, tok)
+
+
+def jsonl(samples) -> bytes:
+    return "".join(json.dumps(ruler_upstream.upstream_row(s)) + "\n" for s in samples).encode()
+
+
+@pytest.mark.parametrize("cell", sorted(UPSTREAM_SHA256), ids=lambda c: f"{c[0]}-{c[1]}-s{c[2]}")
+def test_rows_are_rulers_byte_for_byte(tok, cell):
+    assert hashlib.sha256(jsonl(generate(tok, *cell))).hexdigest() == UPSTREAM_SHA256[cell]
+
+
+def test_sample_fields_and_the_pass_through_template(tok):
+    samples = generate(tok, "niah_multikey_2", 2048, 42, samples=2)
+    template = (ROOT / "manifests" / "templates" / "ruler" / "upstream.j2").read_text(encoding="utf-8")
+    for index, s in enumerate(samples):
+        assert s["id"] == f"niah_multikey_2-2048-{index:04d}" and s["length"] == 2048
+        assert s["context"].endswith(s["answer_prefix"]) and s["answer_prefix"].startswith(" The special magic number")
+        assert s["context_tokens"] == tok.count(s["context"]) == s["ruler_length"] - 128 <= 2048 - 128
+        assert render(template, s) == s["context"]
+        row = ruler_upstream.upstream_row(s)
+        assert row["input"][row["index"]:].startswith(s["answers"][0])
+        assert row["token_position_answer"] == tok.count(row["input"][:row["index"]])
+
+
+def test_each_length_is_a_run_of_its_own(tok):
+    both = generate(tok, "niah_single_1", 2048, 42, lengths=[2048, 4096])
+    assert jsonl(both[:3]) == jsonl(generate(tok, "niah_single_1", 2048, 42))
+    assert jsonl(both[3:]) == jsonl(generate(tok, "niah_single_1", 4096, 42))
+
+
+def test_adjective_noun_pairs_by_index_are_the_sorted_set():
+    adjectives = ["well", "well-known", "big", "well-off", "b", "b-side", "odd", "well known", "big"]
+    nouns = ["apple", "known-apple", "side", "zoo", "a b"]
+    pairs = ruler_upstream._AdjectiveNoun(adjectives, nouns)
+    assert [pairs[i] for i in range(len(pairs))] == sorted({f"{a}-{n}" for a in adjectives for n in nouns})
+
+
+def test_essay_haystack_is_refused(tok):
+    with pytest.raises(InputError, match=r"params\.haystack: 'essay' is RULER's PaulGrahamEssays\.json"):
+        generate(tok, "niah_single_1", 2048, 42, haystack="essay")
+
+
+def test_other_word_lists_or_none_are_refused(tok, monkeypatch):
+    ruler_upstream._niah_words.cache_clear()
+    monkeypatch.setitem(ruler_upstream.WORD_LISTS, "nounlist.txt", "0" * 64)
+    with pytest.raises(InputError, match=r"nounlist\.txt is not the pinned list of wonderwords==3\.0\.1"):
+        generate(tok, "niah_single_1", 2048, 42)
+    monkeypatch.undo()
+    for module in ("wonderwords", "wonderwords.assets"):
+        monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(InputError, match=r"wonderwords==3\.0\.1, which is not installed"):
+        ruler_upstream.word_list("verblist.txt")
+    ruler_upstream._niah_words.cache_clear()
+
+
+def test_the_seed_is_the_manifests_not_a_parameter():
+    problems = synthetic.param_problems("ruler_cwe_upstream", {"random_seed": 42})
+    assert any("unknown parameter(s) ['random_seed']" in p for p in problems)
+    assert synthetic.generator_version("ruler_niah_upstream") == "1"
+
+
+def test_a_length_no_sample_fits_is_refused_where_ruler_retries_for_ever(tok, monkeypatch):
+    monkeypatch.setattr(ruler_upstream, "MAX_RETRIES", 2)
+    with pytest.raises(InputError, match=r"params\.lengths: no cwe sample fits after 2 draws"):
+        generate(tok, "cwe", 4096, 42, samples=1)
