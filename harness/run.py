@@ -276,7 +276,10 @@ class Pipeline:
         units — after checking that the task has the number of samples the shards were planned on."""
         if self.shard is None:
             return batches
-        planned, loaded = self.shard.samples[task.id], sum(map(len, batches))
+        planned, loaded = self.shard.samples.get(task.id), sum(map(len, batches))
+        if planned is None:
+            raise InputError(f"shard/samples: no count for task {task.id} — the shard's manifest was edited; "
+                             "plan and run the shards again")
         if planned != loaded:
             raise InputError(f"shard/samples/{task.id}: the plan was made on {planned} samples, this shard loaded "
                              f"{loaded} — the shards must see the same data (same --fixtures/--data-dir, --limit); "

@@ -150,15 +150,21 @@ def test_a_rerun_skips_finished_shards_and_resumes_a_cut_one(sharded, tmp_path):
     assert _records(out) == _records(single)
 
 
-def test_a_shard_that_keeps_failing_exits_3_naming_it_and_its_log(sharded, tmp_path):
-    manifest, _, split = sharded
-    out = tmp_path / "failing"
+def _with_a_broken_shard(split: Path, out: Path, index: int) -> Path:
+    """A copy of the sharded run whose shard ``index`` is unfinished and cannot write its records (a
+    folder where its first task's record file belongs): a runtime failure on every attempt."""
     shutil.copytree(split, out)
-    shard = out / "shards" / "2"
+    shard = out / "shards" / str(index)
     (shard / "scores.json").unlink()
     task = sorted((shard / "samples").glob("*.jsonl"))[0]
     task.unlink()
-    task.mkdir()  # the harness cannot write this shard's records: a runtime failure, every attempt
+    task.mkdir()
+    return out
+
+
+def test_a_shard_that_keeps_failing_exits_3_naming_it_and_its_log(sharded, tmp_path):
+    manifest, _, split = sharded
+    out = _with_a_broken_shard(split, tmp_path / "failing", 2)
     result = loomctl("run", str(manifest), "--shards", "3", "--retries", "1", "--out", str(out))
     assert result.returncode == 3, result.stderr
     assert "shard 2: failed with exit 3 after 2 attempt(s)" in result.stderr
@@ -225,13 +231,8 @@ def test_the_shards_as_a_slurm_job_array_merge_to_the_single_process_run(sharded
 def test_a_slurm_shard_that_keeps_failing_exits_3_naming_it_and_its_log(sharded, tmp_path):
     _slurm_or_skip()
     manifest, _, split = sharded
-    out = tmp_path / "slurm-failing"
-    shutil.copytree(split, out)
+    out = _with_a_broken_shard(split, tmp_path / "slurm-failing", 1)
     shard = out / "shards" / "1"
-    (shard / "scores.json").unlink()
-    task = sorted((shard / "samples").glob("*.jsonl"))[0]
-    task.unlink()
-    task.mkdir()  # this shard cannot write its records, on every attempt
     result = loomctl("run", str(manifest), "--shards", "3", "--executor", "slurm", "--retries", "1",
                      "--out", str(out), timeout=600)
     assert result.returncode == 3, result.stderr[-3000:]
