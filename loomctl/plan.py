@@ -123,13 +123,6 @@ class Plan:
     def sha256(self) -> str:
         return sha256_json(self.to_json())
 
-    def shard_block(self, index: int) -> dict[str, Any]:
-        """Shard ``index``'s ``shard`` block for its effective manifest (``loomcore.shards.ShardSpec``)."""
-        own = {u.task for u in self.shards[index]}
-        return {"schema": SHARD_SCHEMA, "index": index, "count": self.count, "parent_digest": self.parent_digest,
-                "plan_sha256": self.sha256, "units": [u.to_json() for u in self.shards[index]],
-                "samples": {t.task: t.samples for t in self.tasks if t.task in own}}
-
 
 def _parts(task: TaskCost, target: float) -> int:
     """How many parts a task is cut into: none above ``target`` where batches allow."""
