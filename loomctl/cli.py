@@ -240,32 +240,31 @@ def run(
         "--no-cache", help="hash every weight byte, trusting no cached digest (audits)")] = False,
     shard: Annotated[Optional[str], typer.Option("--shard", metavar="K/N", help="only shard K of N")] = None,
     shards: Annotated[Optional[int], typer.Option("--shards", min=1, help="N shards, run by --executor")] = None,
-    executor: Annotated[str, typer.Option("--executor", help="local (processes here) or slurm")] = "local",
-    parallel: Annotated[Optional[int], typer.Option("--parallel", min=1, help="shards at a time")] = None,
+    executor: Annotated[str, typer.Option("--executor", help="local (processes here), slurm or ray")] = "local",
+    parallel: Annotated[Optional[int], typer.Option("--parallel", min=1, help="local: shards at a time")] = None,
     retries: Annotated[int, typer.Option("--retries", min=0, help="re-runs of a failed shard")] = 1,
     sbatch: Annotated[Optional[list[str]], typer.Option("--sbatch", help="slurm: an sbatch option")] = None,
     detach: Annotated[bool, typer.Option("--detach", help="slurm: submit and return")] = False,
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="ray: the cluster (default: "
+                                                       "RAY_ADDRESS, else a local Ray)")] = None,
 ) -> None:
     """Run a pinned manifest; write records, scores and provenance to the run directory (resumable)."""
-    from loomctl import manifest as mf
     from loomctl import runtime as rt
-    from loomctl.substitute import substitute
 
     argv = _shard_argv(manifest_path, locals())  # the options as given, for a shard job to repeat
-    manifest = mf.load_valid(manifest_path)
     _check_run_options(runtime, fixtures, data_dir, model, model_dir)
-    source_digest = manifest.digest
-    manifest, changes, fixture_dir = substitute(manifest, model, engine, fixtures)
-    substitutions = {"source_manifest_digest": source_digest, "changes": changes} if changes else None
+    manifest, substitutions, fixture_dir = _substituted(manifest_path, model, engine, fixtures)
     data_dir = fixture_dir or data_dir
     out = out or rt.default_run_dir(manifest)
-    if shard is not None or shards is not None:
-        _run_sharded(rt.runtime_for(runtime, manifest.data, base, wheelhouse, log=_err), manifest, out, limit,
-                     substitutions, allow_accelerator_mismatch, model_dir, data_dir, not no_cache,
-                     shard, shards, executor, parallel, retries, argv + ["--out", str(out.resolve())],
-                     sbatch or [], detach)
-        return
     where = rt.runtime_for(runtime, manifest.data, base, wheelhouse, log=_err)
+    if shard is not None or shards is not None:
+        from loomctl.shardrun import ExecutorOptions, RunRequest
+
+        _run_sharded(where, RunRequest(manifest, out, limit, substitutions, allow_accelerator_mismatch, model_dir,
+                                       data_dir, not no_cache), shard, shards,
+                     ExecutorOptions(executor, parallel, retries, sbatch or [], detach, ray_address,
+                                     argv + ["--out", str(out.resolve())]))
+        return
     with rt.writer_lock(out):
         where.prepare(manifest, out, limit, substitutions, allow_accelerator_mismatch)
         code = where.run(manifest, out, model_dir, data_dir, allow_accelerator_mismatch, hash_cache=not no_cache)
@@ -274,6 +273,18 @@ def run(
         raise typer.Exit(code)
     print(_score_table(RunDir(out).scores()))
     print(f"\nrun directory: {out}")
+
+
+def _substituted(manifest_path: Path, model, engine, fixtures):
+    """The valid manifest with --model/--engine/--fixtures substituted: (manifest, the substitutions block
+    recorded in the effective manifest or None, the fixtures' data folder or None)."""
+    from loomctl import manifest as mf
+    from loomctl.substitute import substitute
+
+    manifest = mf.load_valid(manifest_path)
+    source_digest = manifest.digest
+    manifest, changes, fixture_dir = substitute(manifest, model, engine, fixtures)
+    return manifest, ({"source_manifest_digest": source_digest, "changes": changes} if changes else None), fixture_dir
 
 
 def _check_run_options(runtime: str, fixtures, data_dir, model, model_dir) -> None:
@@ -287,7 +298,7 @@ def _check_run_options(runtime: str, fixtures, data_dir, model, model_dir) -> No
         raise _input_error("--model: substitutes the pinned model — pass either --model or --model-dir")
 
 
-EXECUTORS = ("local", "slurm")
+EXECUTORS = ("local", "slurm", "ray")
 
 
 # `loomctl run`'s options a shard job repeats (parameter name -> option), and its on/off flags.
@@ -307,18 +318,15 @@ def _shard_argv(manifest_path: Path, given: dict) -> list[str]:
     return argv + [option for name, option in _SHARD_FLAGS.items() if given[name]]
 
 
-def _run_sharded(where, manifest, out: Path, limit, substitutions, allow_accelerator_mismatch: bool,
-                 model_dir, data_dir, hash_cache: bool, shard: str | None, shards: int | None, executor: str,
-                 parallel: int | None, retries: int, argv: list[str], sbatch: list[str], detach: bool) -> None:
+def _run_sharded(where, request, shard: str | None, shards: int | None, options) -> None:
     """`run --shard K/N` (one shard) or `run --shards N` (all of them, by the executor, then the merge)."""
     from loomctl import shardrun
 
+    out = request.out
     if shard is not None and shards is not None:
         raise _input_error("--shard: runs one shard of a split; --shards runs them all — pass one of the two")
-    if executor not in EXECUTORS:
-        raise _input_error(f"--executor: {executor!r} is not an executor — use {', '.join(EXECUTORS)}")
-    request = shardrun.RunRequest(manifest, out, limit, substitutions, allow_accelerator_mismatch, model_dir,
-                                  data_dir, hash_cache)
+    if options.executor not in EXECUTORS:
+        raise _input_error(f"--executor: {options.executor!r} is not an executor — use {', '.join(EXECUTORS)}")
     if shard is not None:
         index, count = shardrun.parse_shard(shard)
         code = shardrun.execute_shard(where, request, index, count)
@@ -329,12 +337,9 @@ def _run_sharded(where, manifest, out: Path, limit, substitutions, allow_acceler
         print(f"shard {index}/{count} done: {shardrun.shard_dir(out, index)}\n"
               f"when all {count} are done: loomctl merge {out}")
         return
-    if executor == "slurm":
-        scores = shardrun.execute_slurm(where, request, shards, argv, sbatch, retries, detach)
-        if scores is None:
-            return
-    else:
-        scores = shardrun.execute_local(where, request, shards, parallel, retries)
+    scores = shardrun.execute(where, request, shards, options)
+    if scores is None:
+        return
     print(_score_table(scores))
     print(f"\nrun directory: {out} (merged from {shards} shards)")
 
@@ -357,18 +362,13 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="print the plan as JSON")] = False,
 ) -> None:
     """Split a run into shards of nearly equal estimated cost; print them and the balance (writes nothing)."""
-    from loomctl import manifest as mf
     from loomctl import plan as planner
     from loomctl import runtime as rt
     from loomctl import shardrun
-    from loomctl.substitute import substitute
 
     if (shards is None) == (gpus is None):
         raise _input_error("--shards: pass the number of shards, or --gpus to fill that many GPUs (one of the two)")
-    manifest = mf.load_valid(manifest_path)
-    source_digest = manifest.digest
-    manifest, changes, fixture_dir = substitute(manifest, model, engine, fixtures)
-    substitutions = {"source_manifest_digest": source_digest, "changes": changes} if changes else None
+    manifest, substitutions, fixture_dir = _substituted(manifest_path, model, engine, fixtures)
     accelerator = manifest.data["accelerator"]
     count = shards or max(1, gpus // (accelerator.get("count", 1) if accelerator.get("kind") == "gpu" else 1))
     effective = rt.effective_manifest(manifest, {"kind": "local", "accelerator_mismatch_allowed":

@@ -338,12 +338,26 @@ def _container_user(out: Path) -> str | None:
     return None
 
 
+def allocated_gpus(environ=os.environ) -> list[str] | None:
+    """The GPUs a scheduler gave this process, by the IDs the docker daemon knows (it sees every GPU of
+    the node): SLURM's SLURM_STEP_GPUS / SLURM_JOB_GPUS (global indices; CUDA_VISIBLE_DEVICES inside a
+    SLURM cgroup counts from 0), else CUDA_VISIBLE_DEVICES (what Ray, or a user, set); None when unset."""
+    for name in ("SLURM_STEP_GPUS", "SLURM_JOB_GPUS", "CUDA_VISIBLE_DEVICES"):
+        value = environ.get(name)
+        if value is not None and value.strip():
+            return [g.strip() for g in value.split(",") if g.strip()]
+    return None
+
+
 def _devices(accelerator: dict[str, Any], gpus: list[str] | None = None) -> list:
-    """The GPUs a container gets: the manifest's count, or exactly ``gpus`` (a shard's group)."""
+    """The GPUs a container gets: exactly ``gpus`` (a shard's group), else those a scheduler allocated
+    to this process (``allocated_gpus``: a container of a SLURM or Ray shard must not take another
+    shard's GPUs), else the manifest's count."""
     from docker.types import DeviceRequest
 
     if accelerator["kind"] != "gpu":
         return []
+    gpus = gpus if gpus is not None else allocated_gpus()
     if gpus is not None:
         return [DeviceRequest(device_ids=list(gpus), capabilities=[["gpu"]])]
     return [DeviceRequest(count=accelerator["count"], capabilities=[["gpu"]])]

@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -202,14 +202,14 @@ def run_local(out: Path, count: int, run_one, slots: list[list[str]] | None, par
     return [outcomes[k] for k in sorted(outcomes)]
 
 
-def failures(out: Path, outcomes: list[ShardOutcome]) -> LoomError | None:
+def failures(out: Path, outcomes: list[ShardOutcome], log_name: str = "harness.log") -> LoomError | None:
     """The error a run with failed shards exits with: 2 if any shard had invalid input, else 3; each
-    failed shard named with its log."""
+    failed shard named with its log (DIR/shards/K/logs/``log_name``)."""
     failed = [o for o in outcomes if o.code != 0]
     if not failed:
         return None
     lines = [f"shard {o.index}: failed with exit {o.code} after {o.attempts} attempt(s)"
-             + (f" ({o.message})" if o.message else "") + f" — see {shard_dir(out, o.index) / 'logs' / 'harness.log'}; "
+             + (f" ({o.message})" if o.message else "") + f" — see {shard_dir(out, o.index) / 'logs' / log_name}; "
              "finished samples are kept: run the same command to resume" for o in failed]
     error = InputError if any(o.code == EXIT_INVALID_INPUT for o in failed) else RuntimeFailure
     return error(*lines)
@@ -231,6 +231,29 @@ class RunRequest:
     model_dir: Path | None
     data_dir: Path | None
     hash_cache: bool = True
+
+
+@dataclass
+class ExecutorOptions:
+    """How `loomctl run --shards N` runs its shards: the executor and its options, and ``argv``, the
+    options a shard's own command repeats."""
+
+    executor: str = "local"
+    parallel: int | None = None
+    retries: int = 1
+    sbatch: list[str] = field(default_factory=list)
+    detach: bool = False
+    ray_address: str | None = None
+    argv: list[str] = field(default_factory=list)
+
+
+def execute(where, request: RunRequest, count: int, options: ExecutorOptions):
+    """All ``count`` shards by ``options.executor``, then the merge: its scores (None when detached)."""
+    if options.executor == "slurm":
+        return execute_slurm(where, request, count, options.argv, options.sbatch, options.retries, options.detach)
+    if options.executor == "ray":
+        return execute_ray(where, request, count, options.argv, options.retries, options.ray_address)
+    return execute_local(where, request, count, options.parallel, options.retries)
 
 
 def _parent_and_plan(where, request: RunRequest, count: int) -> dict[str, Any]:
@@ -266,13 +289,37 @@ def execute_slurm(where, request: RunRequest, count: int, argv: list[str], sbatc
 
     with writer_lock(request.out):  # released before the merge job needs it
         plan = _parent_and_plan(where, request, count)
-    array, merge_job, indices = slurm.submit(request, plan, slurm.shard_command(argv), sbatch_options, retries)
+    array, merge_job, indices = slurm.submit(request, plan, shard_command(argv), sbatch_options, retries)
     err(f"[slurm] submitted shards {indices or 'none (all finished)'} as job array {array}, merge as job {merge_job}")
     if detach:
         print(f"array job: {array}\nmerge job: {merge_job}\nthen: loomctl merge {request.out} (the merge job runs it)")
         return None
     slurm.wait(request, count, array, merge_job, log=err)
     return RunDir(request.out).scores()
+
+
+def shard_command(argv: list[str]) -> list[str]:
+    """The command a SLURM array task or a Ray task runs (before its ``--shard K/N``): this loomctl, on
+    this Python, with the options ``loomctl run`` was given."""
+    return [sys.executable, "-m", "loomctl", "run", *argv]
+
+
+def execute_ray(where, request: RunRequest, count: int, argv: list[str], retries: int, address: str | None):
+    """``--shards N --executor ray`` (``loomctl.rayexec``): the plan made here, the unfinished shards as
+    Ray tasks; when all have finished, the merge here (its scores); a shard failing after its retries
+    raises, naming it and its log."""
+    from loomctl import rayexec
+    from loomctl.runtime import writer_lock
+
+    with writer_lock(request.out):
+        plan = _parent_and_plan(where, request, count)
+        outcomes = rayexec.execute(request, plan, shard_command(argv), retries, address, log=err)
+        problem = failures(request.out, outcomes, rayexec.LOG_NAME)
+        if problem is not None:
+            raise problem
+        from loomctl.merge import merge
+
+        return merge(request.out)
 
 
 def execute_local(where, request: RunRequest, count: int, parallel: int | None, retries: int):

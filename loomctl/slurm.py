@@ -151,9 +151,3 @@ def wait(request: RunRequest, count: int, array: str | None, merge: str, log=lam
 
 def _newest_log(folder: Path, expected: str) -> Path:
     return folder / expected if (folder / expected).exists() else folder
-
-
-def shard_command(argv: list[str]) -> list[str]:
-    """The command an array task runs (before its ``--shard K/N``): this loomctl, on this Python."""
-    return [sys.executable, "-m", "loomctl", "run", *argv]
-

@@ -239,3 +239,99 @@ def test_a_slurm_shard_that_keeps_failing_exits_3_naming_it_and_its_log(sharded,
     assert "shard 1: did not finish on SLURM" in result.stderr and "slurm-" in result.stderr
     log = next((shard / "logs").glob("slurm-*_1.log")).read_text()
     assert "failed (exit 3), attempt 1; retrying" in log
+
+
+# --- Ray: a real Ray head (`ray start --head --num-cpus 2 --num-gpus 2`, started by .ci/run) -----------
+
+RAY_ADDRESS = os.environ.get("LOOMCTL_TEST_RAY_ADDRESS", "127.0.0.1:6379")
+
+
+def _ray_or_skip() -> str:
+    probe = ("import ray, sys; ray.init(address=sys.argv[1], log_to_driver=False); "
+             "print(int(ray.cluster_resources().get('GPU', 0)))")
+    found = subprocess.run([sys.executable, "-c", probe, RAY_ADDRESS], capture_output=True, text=True, timeout=120)
+    if found.returncode == 0:
+        return RAY_ADDRESS
+    reason = f"no Ray head at {RAY_ADDRESS}; .ci/run starts one (`ray start --head`): {found.stderr[-300:]}"
+    if os.environ.get("CI"):
+        pytest.fail(f"the Ray tests must run in CI: {reason}")
+    pytest.skip(reason)
+
+
+def _ray_headers(shard: Path) -> list[str]:
+    log = (shard / "logs" / "ray.log").read_text()
+    return [line for line in log.splitlines() if line.startswith("--- loomctl ray task:")]
+
+
+def test_the_shards_as_ray_tasks_merge_to_the_single_process_run(sharded, tmp_path):
+    """`run --shards 3 --executor ray --ray-address …`: one Ray task per shard (num_cpus = the CPU
+    manifest's threads), progress as they finish, the merge here; the records are one process's; a
+    re-run submits nothing."""
+    address = _ray_or_skip()
+    manifest, single, _ = sharded
+    out = tmp_path / "ray"
+    result = loomctl("run", str(manifest), "--shards", "3", "--executor", "ray", "--ray-address", address,
+                     "--out", str(out), timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "[ray] submitted shards [0, 1, 2] to the Ray cluster at" in result.stderr
+    assert "[ray] shard 0 finished" in result.stderr and "(3/3)" in result.stderr
+    assert _records(out) == _records(single)
+    assert (out / "scores.json").read_bytes() == (single / "scores.json").read_bytes()
+    assert loomctl("verify", str(out)).returncode == 0
+    for k in range(3):
+        assert len(_ray_headers(out / "shards" / str(k))) == 1
+    again = loomctl("run", str(manifest), "--shards", "3", "--executor", "ray", "--ray-address", address,
+                    "--out", str(out), timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert all(f"[ray] shard {k} finished earlier — skipped" in again.stderr for k in range(3))
+
+
+def test_a_ray_shard_that_keeps_failing_exits_3_naming_it_and_its_log(sharded, tmp_path):
+    """The broken shard is retried by Ray (max_retries on ShardFailed) and then named with its log;
+    the other shards' records are kept."""
+    address = _ray_or_skip()
+    manifest, _, split = sharded
+    out = _with_a_broken_shard(split, tmp_path / "ray-failing", 0)
+    result = loomctl("run", str(manifest), "--shards", "3", "--executor", "ray", "--ray-address", address,
+                     "--retries", "1", "--out", str(out), timeout=600)
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert "shard 0: failed with exit 3 after 2 attempt(s)" in result.stderr
+    assert "shards/0/logs/ray.log" in result.stderr
+    assert len(_ray_headers(out / "shards" / "0")) == 2  # the first attempt and Ray's retry
+
+
+def test_ray_gives_each_shard_of_a_gpu_manifest_its_gpus(sharded, tmp_path):
+    """A GPU manifest (accelerator.count 1) asks Ray for num_gpus=1: each task runs with the one logical
+    GPU Ray assigned it in CUDA_VISIBLE_DEVICES (the CI head has 2 logical GPUs; the harness runs on the
+    CPU by --allow-accelerator-mismatch). A cluster with fewer GPUs than a shard needs is refused."""
+    address = _ray_or_skip()
+    manifest, single, _ = sharded
+    data = json.loads(manifest.read_text())
+    data["accelerator"] = {"kind": "gpu", "model": "H100-80GB", "count": 1, "min_memory_gib": 79, "cuda": "12.8"}
+    gpu_manifest = manifest.with_name("gpu.json")
+    gpu_manifest.write_text(json.dumps(data, indent=2))
+    out = tmp_path / "ray-gpu"
+    result = loomctl("run", str(gpu_manifest), "--shards", "2", "--executor", "ray", "--ray-address", address,
+                     "--allow-accelerator-mismatch", "--out", str(out), timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for k in range(2):
+        (header,) = _ray_headers(out / "shards" / str(k))
+        assert header.split("CUDA_VISIBLE_DEVICES=")[1] in ("'0'", "'1'"), header
+    assert _records(out) == _records(single)
+    data["accelerator"]["count"] = 4
+    gpu_manifest.write_text(json.dumps(data, indent=2))
+    result = loomctl("run", str(gpu_manifest), "--shards", "2", "--executor", "ray", "--ray-address", address,
+                     "--out", str(tmp_path / "too-many"), timeout=300)
+    assert result.returncode == 2 and "accelerator/count: each shard asks Ray for 4 GPU(s)" in result.stderr, \
+        result.stderr[-2000:]
+
+
+def test_a_container_of_a_scheduled_shard_gets_the_gpus_its_scheduler_allocated():
+    """SLURM's global GPU indices first (CUDA_VISIBLE_DEVICES counts from 0 inside its cgroup, and the docker
+    daemon sees every GPU of the node), then CUDA_VISIBLE_DEVICES (Ray's assignment); none: the manifest's count."""
+    from loomctl.runtime import allocated_gpus
+
+    assert allocated_gpus({"SLURM_STEP_GPUS": "2,3", "CUDA_VISIBLE_DEVICES": "0,1"}) == ["2", "3"]
+    assert allocated_gpus({"SLURM_JOB_GPUS": "5", "CUDA_VISIBLE_DEVICES": "0"}) == ["5"]
+    assert allocated_gpus({"CUDA_VISIBLE_DEVICES": "1"}) == ["1"]
+    assert allocated_gpus({"CUDA_VISIBLE_DEVICES": ""}) is None and allocated_gpus({}) is None
