@@ -381,6 +381,11 @@ def plan(
     substitutions = {"source_manifest_digest": source_digest, "changes": changes} if changes else None
     accelerator = manifest.data["accelerator"]
     count = shards or max(1, gpus // (accelerator.get("count", 1) if accelerator.get("kind") == "gpu" else 1))
+    emit_only = {"--out": out, "--image": image, "--model-claim": model_claim, "--data-claim": data_claim,
+                 "--runs-claim": runs_claim, "--name": name, "--parallelism": parallelism}
+    if emit is None and any(v is not None for v in emit_only.values()):
+        raise _input_error(*[f"{flag}: only with --emit (plan writes nothing without it) — add --emit "
+                             "k8s-indexed-job, or drop the option" for flag, v in emit_only.items() if v is not None])
     if emit is not None:
         from loomctl import k8s
 
@@ -596,10 +601,10 @@ def report(
     print(f"wrote {output}")
 
 
-def _input_error(message: str):
+def _input_error(*messages: str):
     from loomcore.errors import InputError
 
-    return InputError(message)
+    return InputError(*messages)
 
 
 def main() -> None:

@@ -274,5 +274,6 @@ def next_steps(out: Path, job: dict[str, Any]) -> str:
         "next:",
         f"  1. copy {out} onto the volume of claim {claims['runs']} as the folder {subpath}/",
         f"  2. kubectl apply -f {out / JOB_FILE}",
-        f"  3. kubectl wait --for=condition=complete job/{job['metadata']['name']} --timeout=-1s",
+        f"  3. kubectl wait --for=condition=complete --timeout=-1s job/{job['metadata']['name']}  (a shard that "
+        f"fails after its retries fails the Job: kubectl describe job/{job['metadata']['name']} names its index)",
         f"  4. copy {subpath}/ back to {out}, then: loomctl merge {out}"])
