@@ -360,20 +360,52 @@ def plan(
     allow_accelerator_mismatch: Annotated[bool, typer.Option(
         "--allow-accelerator-mismatch", help="as `loomctl run`")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the plan as JSON")] = False,
+    emit: Annotated[Optional[str], typer.Option("--emit", help=(
+        "k8s-indexed-job: prepare the sharded run directory --out and write --out/k8s/job.json, a Kubernetes "
+        "Indexed Job (one completion index per shard) checked offline against the API schema"))] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", help="--emit: run directory (default runs/<suite>-<digest>)")] = None,
+    image: Annotated[Optional[str], typer.Option("--image", help="--emit: the image by digest, REPO@sha256:…")] = None,
+    model_claim: Annotated[Optional[str], typer.Option("--model-claim", help="--emit: PVC of the model")] = None,
+    data_claim: Annotated[Optional[str], typer.Option("--data-claim", help="--emit: PVC of the data")] = None,
+    runs_claim: Annotated[Optional[str], typer.Option("--runs-claim", help="--emit: PVC the shards write to")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="--emit: Job name (default from the suite)")] = None,
+    parallelism: Annotated[Optional[int], typer.Option("--parallelism", min=1, help="--emit: pods at a time")] = None,
+    retries: Annotated[int, typer.Option("--retries", min=0, help="--emit: re-runs of a failed shard")] = 1,
 ) -> None:
-    """Split a run into shards of nearly equal estimated cost; print them and the balance (writes nothing)."""
-    from loomctl import plan as planner
-    from loomctl import runtime as rt
-    from loomctl import shardrun
+    """Split a run into shards of nearly equal estimated cost; print them and the balance (writes nothing,
+    unless --emit k8s-indexed-job: then the run directory and its Kubernetes Job)."""
 
     if (shards is None) == (gpus is None):
         raise _input_error("--shards: pass the number of shards, or --gpus to fill that many GPUs (one of the two)")
     manifest, substitutions, fixture_dir = _substituted(manifest_path, model, engine, fixtures)
     accelerator = manifest.data["accelerator"]
     count = shards or max(1, gpus // (accelerator.get("count", 1) if accelerator.get("kind") == "gpu" else 1))
+    emit_only = {"--out": out, "--image": image, "--model-claim": model_claim, "--data-claim": data_claim,
+                 "--runs-claim": runs_claim, "--name": name, "--parallelism": parallelism}
+    if emit is None and any(v is not None for v in emit_only.values()):
+        raise _input_error(*[f"{flag}: only with --emit (plan writes nothing without it) — add --emit "
+                             "k8s-indexed-job, or drop the option" for flag, v in emit_only.items() if v is not None])
+    if emit is not None:
+        from loomctl import k8s
+
+        options = k8s.JobOptions(image, model_claim, data_claim, runs_claim, name, parallelism, retries)
+        _emit(emit, manifest, out, options, count, limit, substitutions, allow_accelerator_mismatch, model_dir,
+              fixture_dir or data_dir)
+        return
+    _print_plan(manifest, count, limit, substitutions, allow_accelerator_mismatch, model_dir, fixture_dir or data_dir,
+                as_json)
+
+
+def _print_plan(manifest, count: int, limit, substitutions, allow_accelerator_mismatch: bool, model_dir, data_dir,
+                as_json: bool) -> None:
+    from loomctl import plan as planner
+    from loomctl import runtime as rt
+    from loomctl import shardrun
+
     effective = rt.effective_manifest(manifest, {"kind": "local", "accelerator_mismatch_allowed":
                                                  allow_accelerator_mismatch}, limit, substitutions)
-    result = shardrun.make_plan(manifest, effective, count, model_dir, fixture_dir or data_dir)
+    result = shardrun.make_plan(manifest, effective, count, model_dir, data_dir)
     if as_json:
         print(json.dumps(shardrun.plan_json(result), indent=2))
         return
@@ -381,6 +413,20 @@ def plan(
     costs = list(result.tasks)
     print(f"balance by sample count (the same samples in {count} equal runs of tasks): "
           f"{planner.by_count(costs, count):.3f}")
+
+
+def _emit(emit: str, manifest, out, options, count: int, limit, substitutions, allow_accelerator_mismatch: bool,
+          model_dir, data_dir) -> None:
+    """`plan --emit`: the sharded run directory prepared and its Kubernetes Job written (loomctl.k8s)."""
+    from loomctl import k8s
+    from loomctl import runtime as rt
+
+    if emit not in k8s.EMITS:
+        raise _input_error(f"--emit: {emit!r} is not something plan writes — use {', '.join(k8s.EMITS)}")
+    out = out or rt.default_run_dir(manifest)
+    path, job = k8s.emit(manifest, out, options, count, limit, substitutions, allow_accelerator_mismatch,
+                         model_dir, data_dir)
+    print(k8s.next_steps(out, job))
 
 
 @app.command()
@@ -555,10 +601,10 @@ def report(
     print(f"wrote {output}")
 
 
-def _input_error(message: str):
+def _input_error(*messages: str):
     from loomcore.errors import InputError
 
-    return InputError(message)
+    return InputError(*messages)
 
 
 def main() -> None:
