@@ -36,7 +36,7 @@ from loomcore.rundir import (
     write_text_atomic,
 )
 from loomcore.shards import PLAN, SHARD_RUNS, SHARDS, ShardSpec, canonical_order
-from loomctl.shardrun import shard_block, shard_dir, shard_manifest
+from loomctl.shardrun import read_plan, shard_block, shard_dir, shard_manifest
 
 # What must be equal in every shard's environment.json for their records to be one run's.
 MATTERS = ("python", "harness", "torch", "transformers", "tokenizers", "numpy", "cuda", "engine")
@@ -59,19 +59,6 @@ def _records(path: Path) -> list[tuple[Record, bytes]]:
             raise InputError(f"{path}: line {number} is not a record ({str(exc)[:120]}) — re-run that shard "
                              "(delete its folder) and merge again") from None
     return out
-
-
-def _plan(out: Path) -> dict[str, Any]:
-    parent = RunDir(out).read(MANIFEST)
-    plan = RunDir(out).read(PLAN)
-    made = plan.get("plan") if isinstance(plan, dict) else None
-    if not isinstance(made, dict) or sha256_json(made) != plan.get("plan_sha256"):
-        raise InputError(f"{out / PLAN}: not a plan, or edited (its plan_sha256 does not match) — plan and run "
-                         "the shards again")
-    if made.get("parent_digest") != sha256_json(parent):
-        raise InputError(f"{out / PLAN}: made for another run (parent {str(made.get('parent_digest'))[:12]}, this "
-                         f"run's manifest.json is {sha256_json(parent)[:12]}) — plan and run the shards again")
-    return plan
 
 
 def _shard_folders(out: Path, count: int) -> list[Path]:
@@ -176,7 +163,7 @@ def _provenance(out: Path, plan: dict[str, Any], folders: list[Path], specs: lis
 
 def merge(out: Path) -> Any:
     """Check the shards of ``out`` and write the merged run (see the module docstring); its Scores."""
-    plan = _plan(out)
+    plan = read_plan(out)
     folders = _shard_folders(out, plan["plan"]["count"])
     checked = [_check_shard(out, plan, k) for k in range(len(folders))]
     specs, environments = [spec for spec, _ in checked], [env for _, env in checked]

@@ -28,6 +28,7 @@ from typing import Any
 
 from loomcore.errors import EXIT_INVALID_INPUT, InputError, RuntimeFailure
 from loomcore.rundir import LOGS
+from loomctl.runtime import die_with_parent
 from loomctl.shardrun import RunRequest, ShardOutcome, prepare_shard, shard_dir, shard_finished
 
 LOG_NAME = "ray.log"
@@ -46,31 +47,20 @@ class ShardFailed(Exception):
 
 def run_shard_process(index: int, command: list[str], log_path: str, env: dict[str, str]) -> int:
     """The body of a shard's Ray task, on a worker: the shard's command, its output appended to
-    ``log_path``; its exit code (0 or 2), or ``ShardFailed`` for anything else."""
+    ``log_path``; its exit code (0 or 2), or ``ShardFailed`` for anything else. The shard's process is
+    sent SIGTERM when the worker dies (a cancelled task, a driver gone), as the harness is when loomctl
+    dies: no orphaned shard goes on writing while a re-run starts it again."""
     gpus = os.environ.get("CUDA_VISIBLE_DEVICES", "")
     with open(log_path, "ab") as log:
         log.write(f"--- loomctl ray task: shard {index} on {socket.gethostname()} at "
                   f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, CUDA_VISIBLE_DEVICES={gpus!r}\n".encode())
         log.flush()
         code = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                              env={**os.environ, **env}, check=False, preexec_fn=_die_with_parent).returncode
+                              env={**os.environ, **env}, check=False, preexec_fn=die_with_parent(os.getpid())).returncode
         log.write(f"--- exit {code}\n".encode())
     if code not in (0, EXIT_INVALID_INPUT):
         raise ShardFailed(index, code)
     return code
-
-
-def _die_with_parent() -> None:
-    """In the shard's process: SIGTERM it when its Ray worker dies (a cancelled task, a driver gone), so
-    no orphaned shard keeps writing while a re-run starts it again (Linux's PR_SET_PDEATHSIG; the shard
-    stops at a record boundary on SIGTERM and resumes from its records)."""
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass  # not Linux: the shard outlives its worker, as any child process does
 
 
 # What the driver passes on to the shard processes (a worker has the environment of its `ray start`).
@@ -102,8 +92,7 @@ def connect(address: str | None, log=lambda _: None) -> tuple[Any, str]:
     ray = _ray()
     target = address or os.environ.get("RAY_ADDRESS") or "local"
     try:
-        ray.init(address=target, log_to_driver=False, include_dashboard=False, configure_logging=False,
-                 **({"num_gpus": 0} if target == "local" else {}))
+        ray.init(address=target, log_to_driver=False, include_dashboard=False, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise RuntimeFailure(f"--ray-address: could not connect to the Ray cluster at {target!r} ({exc}) — start it "
                              "with `ray start --head` and pass its address, or omit --ray-address for a local Ray"

@@ -260,7 +260,7 @@ def writer_lock(run_dir: Path):
         os.close(fd)
 
 
-def _die_with_parent(parent: int):
+def die_with_parent(parent: int):
     """In the harness child before exec: SIGTERM when loomctl dies (a kill -9 included), so no orphan
     goes on writing; if loomctl is already gone, stop at once."""
     def hook() -> None:
@@ -315,7 +315,7 @@ def _spawn(cmd: list[str], log_path: Path, interrupted: str, extra_env: dict[str
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", **(extra_env or {})}
     with log_path.open("a", encoding="utf-8") as log, stopped_by_signals():
         process = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, pass_fds=tuple(_HELD),
-                                   preexec_fn=_die_with_parent(os.getpid()))
+                                   preexec_fn=die_with_parent(os.getpid()))
         try:
             for line in process.stderr:
                 sys.stderr.write(line)

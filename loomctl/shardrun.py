@@ -63,24 +63,29 @@ def make_plan(manifest: mf.Manifest, effective: dict[str, Any], count: int, mode
     return planner.plan(costs, count, sha256_json(effective))
 
 
+def read_plan(out: Path, count: int | None = None) -> dict[str, Any]:
+    """DIR/plan.json checked: a plan, unedited (its ``plan_sha256``), made for DIR's manifest.json (and
+    for ``count`` shards, when given)."""
+    digest = sha256_json(RunDir(out).read(MANIFEST))
+    existing = RunDir(out).read(PLAN)
+    made = existing.get("plan") if isinstance(existing, dict) else None
+    if not isinstance(made, dict) or sha256_json(made) != existing.get("plan_sha256"):
+        raise InputError(f"{out / PLAN}: not a plan, or edited (its plan_sha256 does not match its plan) — delete it "
+                         "if no shard has run yet, or plan and run the shards again in another --out")
+    if made.get("parent_digest") != digest or (count is not None and made.get("count") != count):
+        raise InputError(f"{out / PLAN}: planned for {made.get('count')} shard(s) of another run (parent "
+                         f"{str(made.get('parent_digest'))[:12]}, this run's manifest.json is {digest[:12]}) — use "
+                         f"--shard K/{made.get('count')} with the same manifest and options, or another --out")
+    return existing
+
+
 def ensure_plan(manifest: mf.Manifest, out: Path, count: int, model_dir: Path | None,
                 data_dir: Path | None) -> dict[str, Any]:
     """DIR/plan.json for ``count`` shards of DIR's parent manifest: read back when it is there (and
-    refused if it was made for another run or another N), else made and written."""
-    parent = RunDir(out).read(MANIFEST)
-    digest = sha256_json(parent)
+    refused if it was made for another run or another N, or edited), else made and written."""
     if RunDir(out).has(PLAN):
-        existing = RunDir(out).read(PLAN)
-        made = existing.get("plan", {}) if isinstance(existing, dict) else {}
-        if made.get("parent_digest") != digest or made.get("count") != count:
-            raise InputError(f"{out / PLAN}: planned for {made.get('count')} shard(s) of another run (parent "
-                             f"{str(made.get('parent_digest'))[:12]}) — use --shard K/{made.get('count')} with the "
-                             "same manifest and options, or another --out")
-        if sha256_json(made) != existing.get("plan_sha256"):
-            raise InputError(f"{out / PLAN}: its plan_sha256 does not match its plan — the file was edited; "
-                             "delete it (no shard has run yet) or use another --out")
-        return existing
-    data = plan_json(make_plan(manifest, parent, count, model_dir, data_dir))
+        return read_plan(out, count)
+    data = plan_json(make_plan(manifest, RunDir(out).read(MANIFEST), count, model_dir, data_dir))
     write_json_atomic(out / PLAN, data)
     return data
 

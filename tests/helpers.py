@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -59,3 +60,34 @@ def load_samples(dataset: dict, *args, **kwargs) -> list[dict]:
     from loomcore.taskspec import Dataset
 
     return load(Dataset.from_json(dataset, "dataset"), *args, **kwargs)
+
+
+RAY_ADDRESS = os.environ.get("LOOMCTL_TEST_RAY_ADDRESS", "127.0.0.1:6379")
+
+
+def _needed_in_ci(reason: str) -> None:
+    import pytest
+
+    if os.environ.get("CI"):
+        pytest.fail(f"this test must run in CI: {reason}")
+    pytest.skip(reason)
+
+
+def slurm_available() -> bool:
+    return bool(shutil.which("sbatch")) and subprocess.run(["sinfo", "-h"], capture_output=True).returncode == 0
+
+
+def slurm_or_skip() -> None:
+    """A SLURM cluster answers here (CI: .ci/run starts a one-node one), or the test is skipped (failed in CI)."""
+    if slurm_available():
+        return
+    _needed_in_ci("no SLURM cluster here (sbatch/sinfo); .ci/run starts a one-node one (scripts/slurm-up.sh)")
+
+
+def ray_or_skip() -> str:
+    """The address of a Ray head that answers (CI: .ci/run starts one), or the test is skipped (failed in CI)."""
+    probe = "import ray, sys; ray.init(address=sys.argv[1], log_to_driver=False)"
+    found = subprocess.run([sys.executable, "-c", probe, RAY_ADDRESS], capture_output=True, text=True, timeout=120)
+    if found.returncode != 0:
+        _needed_in_ci(f"no Ray head at {RAY_ADDRESS}; .ci/run starts one (`ray start --head`): {found.stderr[-300:]}")
+    return RAY_ADDRESS

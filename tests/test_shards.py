@@ -14,7 +14,7 @@ import pytest
 
 from loomcore.shards import ShardSpec, Unit
 from loomctl import plan as planner
-from tests.helpers import copy_project, loomctl, small_manifest
+from tests.helpers import copy_project, loomctl, ray_or_skip, slurm_or_skip, small_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "golden" / "loombench-lite"
@@ -199,37 +199,10 @@ def test_plan_prints_shares_and_the_balance_against_splitting_by_count():
     assert balance <= 1.10
 
 
-# --- SLURM: a real slurmctld/slurmd (one node, started by .ci/run) ---------------------------------------
-
-def _slurm_or_skip() -> None:
-    if shutil.which("sbatch") and subprocess.run(["sinfo", "-h"], capture_output=True).returncode == 0:
-        return
-    reason = "no SLURM cluster here (sbatch/sinfo); .ci/run starts a one-node one (scripts/slurm-up.sh)"
-    if os.environ.get("CI"):
-        pytest.fail(f"the SLURM tests must run in CI: {reason}")
-    pytest.skip(reason)
-
-
-def test_the_shards_as_a_slurm_job_array_merge_to_the_single_process_run(sharded, tmp_path):
-    """`run --shards 3 --executor slurm`: an array of 3 (each `--cpus-per-task` of the CPU manifest), the
-    merge a dependent job; `loomctl run` waits and prints the merged scores; the records are one process's."""
-    _slurm_or_skip()
-    manifest, single, _ = sharded
-    out = tmp_path / "slurm"
-    result = loomctl("run", str(manifest), "--shards", "3", "--executor", "slurm", "--out", str(out), timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "[slurm] submitted shards [0, 1, 2] as job array" in result.stderr
-    script = (out / "slurm" / "shards.sbatch").read_text()
-    assert "#SBATCH --array=0,1,2" in script and "#SBATCH --cpus-per-task=" in script
-    assert _records(out) == _records(single)
-    assert json.loads((out / "shards.json").read_text())["count"] == 3
-    # A re-run finds every shard finished: nothing but the merge is submitted.
-    again = loomctl("run", str(manifest), "--shards", "3", "--executor", "slurm", "--out", str(out), timeout=600)
-    assert again.returncode == 0 and "submitted shards none (all finished)" in again.stderr, again.stderr[-2000:]
-
+# --- SLURM: a real slurmctld/slurmd (one node, started by .ci/run); the lite suite on it: test_cluster_lite.py
 
 def test_a_slurm_shard_that_keeps_failing_exits_3_naming_it_and_its_log(sharded, tmp_path):
-    _slurm_or_skip()
+    slurm_or_skip()
     manifest, _, split = sharded
     out = _with_a_broken_shard(split, tmp_path / "slurm-failing", 1)
     shard = out / "shards" / "1"
@@ -243,53 +216,15 @@ def test_a_slurm_shard_that_keeps_failing_exits_3_naming_it_and_its_log(sharded,
 
 # --- Ray: a real Ray head (`ray start --head --num-cpus 2 --num-gpus 2`, started by .ci/run) -----------
 
-RAY_ADDRESS = os.environ.get("LOOMCTL_TEST_RAY_ADDRESS", "127.0.0.1:6379")
-
-
-def _ray_or_skip() -> str:
-    probe = ("import ray, sys; ray.init(address=sys.argv[1], log_to_driver=False); "
-             "print(int(ray.cluster_resources().get('GPU', 0)))")
-    found = subprocess.run([sys.executable, "-c", probe, RAY_ADDRESS], capture_output=True, text=True, timeout=120)
-    if found.returncode == 0:
-        return RAY_ADDRESS
-    reason = f"no Ray head at {RAY_ADDRESS}; .ci/run starts one (`ray start --head`): {found.stderr[-300:]}"
-    if os.environ.get("CI"):
-        pytest.fail(f"the Ray tests must run in CI: {reason}")
-    pytest.skip(reason)
-
-
 def _ray_headers(shard: Path) -> list[str]:
     log = (shard / "logs" / "ray.log").read_text()
     return [line for line in log.splitlines() if line.startswith("--- loomctl ray task:")]
 
 
-def test_the_shards_as_ray_tasks_merge_to_the_single_process_run(sharded, tmp_path):
-    """`run --shards 3 --executor ray --ray-address …`: one Ray task per shard (num_cpus = the CPU
-    manifest's threads), progress as they finish, the merge here; the records are one process's; a
-    re-run submits nothing."""
-    address = _ray_or_skip()
-    manifest, single, _ = sharded
-    out = tmp_path / "ray"
-    result = loomctl("run", str(manifest), "--shards", "3", "--executor", "ray", "--ray-address", address,
-                     "--out", str(out), timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "[ray] submitted shards [0, 1, 2] to the Ray cluster at" in result.stderr
-    assert "[ray] shard 0 finished" in result.stderr and "(3/3)" in result.stderr
-    assert _records(out) == _records(single)
-    assert (out / "scores.json").read_bytes() == (single / "scores.json").read_bytes()
-    assert loomctl("verify", str(out)).returncode == 0
-    for k in range(3):
-        assert len(_ray_headers(out / "shards" / str(k))) == 1
-    again = loomctl("run", str(manifest), "--shards", "3", "--executor", "ray", "--ray-address", address,
-                    "--out", str(out), timeout=600)
-    assert again.returncode == 0, again.stderr[-2000:]
-    assert all(f"[ray] shard {k} finished earlier — skipped" in again.stderr for k in range(3))
-
-
 def test_a_ray_shard_that_keeps_failing_exits_3_naming_it_and_its_log(sharded, tmp_path):
     """The broken shard is retried by Ray (max_retries on ShardFailed) and then named with its log;
     the other shards' records are kept."""
-    address = _ray_or_skip()
+    address = ray_or_skip()
     manifest, _, split = sharded
     out = _with_a_broken_shard(split, tmp_path / "ray-failing", 0)
     result = loomctl("run", str(manifest), "--shards", "3", "--executor", "ray", "--ray-address", address,
@@ -304,7 +239,7 @@ def test_ray_gives_each_shard_of_a_gpu_manifest_its_gpus(sharded, tmp_path):
     """A GPU manifest (accelerator.count 1) asks Ray for num_gpus=1: each task runs with the one logical
     GPU Ray assigned it in CUDA_VISIBLE_DEVICES (the CI head has 2 logical GPUs; the harness runs on the
     CPU by --allow-accelerator-mismatch). A cluster with fewer GPUs than a shard needs is refused."""
-    address = _ray_or_skip()
+    address = ray_or_skip()
     manifest, single, _ = sharded
     data = json.loads(manifest.read_text())
     data["accelerator"] = {"kind": "gpu", "model": "H100-80GB", "count": 1, "min_memory_gib": 79, "cuda": "12.8"}
@@ -318,12 +253,16 @@ def test_ray_gives_each_shard_of_a_gpu_manifest_its_gpus(sharded, tmp_path):
         (header,) = _ray_headers(out / "shards" / str(k))
         assert header.split("CUDA_VISIBLE_DEVICES=")[1] in ("'0'", "'1'"), header
     assert _records(out) == _records(single)
+    # Without --ray-address (nor RAY_ADDRESS): a local Ray started for the run, which has this machine's
+    # GPUs (none here) — a shard asking for more than the cluster has is refused before anything is submitted.
     data["accelerator"]["count"] = 4
     gpu_manifest.write_text(json.dumps(data, indent=2))
-    result = loomctl("run", str(gpu_manifest), "--shards", "2", "--executor", "ray", "--ray-address", address,
-                     "--out", str(tmp_path / "too-many"), timeout=300)
-    assert result.returncode == 2 and "accelerator/count: each shard asks Ray for 4 GPU(s)" in result.stderr, \
-        result.stderr[-2000:]
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    result = loomctl("run", str(gpu_manifest), "--shards", "2", "--executor", "ray", "--out",
+                     str(tmp_path / "too-many"), timeout=300, env=env)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "accelerator/count: each shard asks Ray for 4 GPU(s) and a local Ray started for this run has" \
+        in result.stderr, result.stderr[-2000:]
 
 
 def test_a_container_of_a_scheduled_shard_gets_the_gpus_its_scheduler_allocated():
