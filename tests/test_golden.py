@@ -2,8 +2,8 @@
 records and scores.json as golden/loombench-lite (what `make demo` gates on), so a refactor or an
 environment change that moves any byte fails here, before review.
 
-The suite is run once, in 4 shards on the real cluster engines .ci/run starts: as a SLURM job array (a
-one-node slurmctld/slurmd), then one shard again on a local Ray head, killed mid-way and resumed. These 2
+The suite is run in 4 shards on the real cluster engines .ci/run starts: as a SLURM job array (a one-node
+slurmctld/slurmd), then again as Ray tasks on a local Ray head, one shard killed mid-way and resumed. These 2
 CPUs give the lite suite ~6 minutes whichever way it is split, so the single-process run is not repeated
 here at full size: tests/test_shards.py shows on a small cut that one process and the merged shards write
 the same bytes (each shard runs exactly the batches one process would), and `make demo` runs it. Without
@@ -99,28 +99,29 @@ def _kill_after_first_record(out: Path, index: int, count: int, deadline: float)
 
 
 def test_a_shard_killed_on_ray_is_resumed_by_the_same_command_to_the_golden_run(lite_sharded, tmp_path):
-    """Shard 2 of the run above lost; the same run on Ray (`--executor ray --retries 0`) skips the three
-    finished shards and runs shard 2 as a Ray task, whose process is killed (SIGKILL) after its first
-    record: exit 3 naming shard 2 and its log. The same command again resumes shard 2 from its records,
-    and the merge is the golden run."""
+    """The run above with its 4 shards' outputs removed, run on Ray (`--executor ray --retries 0`): each
+    shard a Ray task; shard 2's process is killed (SIGKILL) after its first record: exit 3 naming shard 2
+    and its log. The same command again skips the three finished shards, resumes shard 2 from its
+    records, and the merge is the golden run."""
     address = ray_or_skip()
     out = tmp_path / "ray"
     shutil.copytree(lite_sharded[0], out)
     for name in MERGED:
         target = out / name
         shutil.rmtree(target) if target.is_dir() else target.unlink()
-    shutil.rmtree(out / "shards" / "2")
+    for shard in range(4):  # the plan and the parent manifest stay: every shard runs again, on Ray
+        shutil.rmtree(out / "shards" / str(shard))
     command = [sys.executable, "-m", "loomctl", "run", str(LITE), "--shards", "4", "--executor", "ray",
                "--ray-address", address, "--retries", "0", "--out", str(out)]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as first:
         _kill_after_first_record(out, 2, 4, time.monotonic() + 1800)
         _, stderr = first.communicate(timeout=2400)
     assert first.returncode == 3, stderr[-3000:]
-    assert all(f"[ray] shard {k} finished earlier — skipped" in stderr for k in (0, 1, 3))
-    assert "[ray] submitted shards [2]" in stderr
+    assert "[ray] submitted shards [0, 1, 2, 3]" in stderr
     assert "shard 2: failed with exit -9" in stderr and "shards/2/logs/ray.log" in stderr, stderr[-3000:]
     again = loomctl(*command[3:], timeout=2400)
     assert again.returncode == 0, again.stderr[-3000:]
+    assert all(f"[ray] shard {k} finished earlier — skipped" in again.stderr for k in (0, 1, 3))
     log = (out / "shards" / "2" / "logs" / "ray.log").read_text()
     assert log.count("--- loomctl ray task: shard 2") == 2 and "resuming:" in log
     _assert_golden(out)
