@@ -228,8 +228,7 @@ def prepare(manifest: mf.Manifest, out: Path, image: str, count: int, limit: int
         rt.prepare(manifest, out, {"kind": "k8s", "image": image,
                                    "accelerator_mismatch_allowed": allow_accelerator_mismatch}, limit, substitutions)
         plan = shardrun.ensure_plan(manifest, out, count, model_dir, data_dir)
-        for index in range(count):
-            shardrun.prepare_shard(out, plan, index)
+        shardrun.prepare_shards(out, plan)
     return plan
 
 

@@ -23,13 +23,12 @@ import os
 import socket
 import subprocess
 import time
-from pathlib import Path
 from typing import Any
 
 from loomcore.errors import EXIT_INVALID_INPUT, InputError, RuntimeFailure
 from loomcore.rundir import LOGS
 from loomctl.runtime import die_with_parent
-from loomctl.shardrun import RunRequest, ShardOutcome, prepare_shard, shard_dir, shard_finished
+from loomctl.shardrun import RunRequest, ShardOutcome, prepare_shards, shard_dir
 
 LOG_NAME = "ray.log"
 
@@ -117,9 +116,7 @@ def execute(request: RunRequest, plan: dict[str, Any], command: list[str], retri
     """Every unfinished shard as a Ray task, waited for; the outcome of each shard submitted."""
     out = request.out
     count = plan["plan"]["count"]
-    for index in range(count):
-        (prepare_shard(out, plan, index) / LOGS).mkdir(parents=True, exist_ok=True)
-    pending = [k for k in range(count) if not shard_finished(shard_dir(out, k))]
+    pending = prepare_shards(out, plan)
     for k in sorted(set(range(count)) - set(pending)):
         log(f"[ray] shard {k} finished earlier — skipped")
     if not pending:
@@ -162,6 +159,3 @@ def _wait(ray, refs: dict, count: int, retries: int, log) -> list[ShardOutcome]:
         log(f"[ray] shard {index} " + (f"finished ({done}/{count})" if code == 0 else f"failed (exit {code})"))
     return sorted(outcomes, key=lambda o: o.index)
 
-
-def log_of(out: Path, index: int) -> Path:
-    return shard_dir(out, index) / LOGS / LOG_NAME

@@ -29,7 +29,7 @@ from typing import Any
 from loomcore.errors import EXIT_INVALID_INPUT, InputError, LoomError, RuntimeFailure
 from loomcore.hashing import sha256_json
 from loomcore.records import RecordFile
-from loomcore.rundir import MANIFEST, SCORES, RunDir, write_json_atomic
+from loomcore.rundir import LOGS, MANIFEST, SCORES, RunDir, write_json_atomic
 from loomcore.shards import PLAN, SHARD_SCHEMA, SHARDS, ShardSpec
 from loomctl import manifest as mf
 from loomctl import plan as planner
@@ -117,6 +117,15 @@ def prepare_shard(out: Path, plan: dict[str, Any], index: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     write_json_atomic(folder / MANIFEST, effective)
     return folder
+
+
+def prepare_shards(out: Path, plan: dict[str, Any]) -> list[int]:
+    """Every shard's folder (its manifest.json and logs/) for an executor that runs them elsewhere; the
+    shards not yet finished."""
+    count = plan["plan"]["count"]
+    for index in range(count):
+        (prepare_shard(out, plan, index) / LOGS).mkdir(parents=True, exist_ok=True)
+    return [k for k in range(count) if not shard_finished(shard_dir(out, k))]
 
 
 def shard_finished(folder: Path) -> bool:

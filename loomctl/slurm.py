@@ -30,7 +30,7 @@ from typing import Any
 from loomcore.errors import InputError, RuntimeFailure
 from loomcore.rundir import LOGS
 from loomcore.shards import SHARD_RUNS
-from loomctl.shardrun import RunRequest, prepare_shard, shard_dir, shard_finished
+from loomctl.shardrun import RunRequest, prepare_shards, shard_dir, shard_finished
 
 POLL_SECONDS = 2.0
 
@@ -81,9 +81,7 @@ def submit(request: RunRequest, plan: dict[str, Any], shard_command: list[str], 
     the shards submitted)."""
     out = request.out.resolve()
     count = plan["plan"]["count"]
-    for index in range(count):
-        (prepare_shard(request.out, plan, index) / LOGS).mkdir(parents=True, exist_ok=True)
-    indices = [k for k in range(count) if not shard_finished(shard_dir(request.out, k))]
+    indices = prepare_shards(request.out, plan)
     (out / SHARD_RUNS).unlink(missing_ok=True)  # the merge's mark: written again only by this merge
     name = f"loomctl-{request.manifest.data['suite']['name']}"
     sbatch = _sbatch()
