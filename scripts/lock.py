@@ -7,8 +7,14 @@
 The host lock is resolved by uv (``uv pip compile --generate-hashes``) from pyproject.toml's ``dev``
 extra plus locks/host.in, with locks/overrides.txt, for CPython 3.11 on linux x86_64, seeing the
 package index as it was at ``EXCLUDE_NEWER``: the same inputs give the same bytes on any day, however
-many releases came since. To move a version, move ``EXCLUDE_NEWER`` (or a bound in pyproject.toml /
-host.in), then ``make lock`` → ``make golden`` → ``loomctl diff`` names the engine pin that moved.
+many releases came since. uv also keeps the versions the committed locks/host.txt already pins (it
+reads its ``--output-file`` as preferences), so ``--check`` compiles into a copy of the committed lock:
+a fresh file would take the newest release before ``EXCLUDE_NEWER`` that the index *now* lists, and a
+mirror that lists releases late (one uploaded 2026-11-16 appeared after this lock was made) would make
+the check fail with no input changed. uv takes the hashes of a preferred version from that file as
+well; they are checked where it matters, by every ``pip install --require-hashes`` of the lock (``make
+install``, the images). To move versions, move ``EXCLUDE_NEWER`` (or a bound in pyproject.toml /
+host.in), then ``python scripts/lock.py --upgrade`` (or ``--upgrade-package NAME``) → ``make golden`` → ``loomctl diff`` names the engine pin that moved.
 
 The CPU image's lock (one wheel per package for the image's platform, as scripts/lock_image.py writes
 every image lock) is resolved from images/requirements-cpu.in with every version constrained to the
@@ -21,7 +27,9 @@ default /opt/wheels where it exists, else https://download.pytorch.org/whl/cpu/t
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,12 +58,12 @@ def torch_wheels() -> str:
     return os.environ.get("TORCH_WHEELS", default)
 
 
-def compile_host(out: Path) -> None:
+def compile_host(out: Path, upgrade: tuple[str, ...] = ()) -> None:
     cmd = [_uv(), "pip", "compile", "--quiet", "pyproject.toml", "locks/host.in", "--extra", "dev",
            "--override", "locks/overrides.txt", "--generate-hashes", "--python-version", PYTHON_VERSION,
            "--python-platform", PYTHON_PLATFORM, "--exclude-newer", EXCLUDE_NEWER,
            "--find-links", torch_wheels(), "--no-emit-package", "loomctl",
-           "--custom-compile-command", "make lock", "--output-file", str(out)]
+           "--custom-compile-command", "make lock", "--output-file", str(out), *upgrade]
     env = {k: v for k, v in os.environ.items() if not k.startswith("UV_")}  # only what is written here counts
     subprocess.run(cmd, cwd=ROOT, check=True, env=env)
 
@@ -85,19 +93,33 @@ def compile_cpu(host_lock: Path, out: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare with the committed locks; write nothing")
+    parser.add_argument("--upgrade", action="store_true",
+                        help="take the newest versions before EXCLUDE_NEWER, not the committed ones")
+    parser.add_argument("--upgrade-package", action="append", default=[], metavar="NAME",
+                        help="take the newest version of NAME before EXCLUDE_NEWER (repeatable)")
     args = parser.parse_args()
+    upgrade = (("--upgrade",) if args.upgrade else ()) + tuple(
+        arg for name in args.upgrade_package for arg in ("--upgrade-package", name))
     if not args.check:
-        compile_host(HOST_LOCK)
+        compile_host(HOST_LOCK, upgrade)
         compile_cpu(HOST_LOCK, CPU_LOCK)
         print(f"locked {len(host_versions(HOST_LOCK.read_text()))} packages in {HOST_LOCK.relative_to(ROOT)}; "
               f"{CPU_LOCK.relative_to(ROOT)} derived from it")
         return 0
     with tempfile.TemporaryDirectory(prefix="lock-check-") as tmp:
         host, cpu = Path(tmp) / "host.txt", Path(tmp) / "lock-cpu.txt"
+        if HOST_LOCK.is_file():
+            shutil.copyfile(HOST_LOCK, host)  # the same preferences `make lock` resolves with
         compile_host(host)
         compile_cpu(host, cpu)
         stale = [str(p.relative_to(ROOT)) for p, new in ((HOST_LOCK, host), (CPU_LOCK, cpu))
                  if not p.is_file() or p.read_bytes() != new.read_bytes()]
+        for path, new in ((HOST_LOCK, host), (CPU_LOCK, cpu)):
+            old = path.read_text().splitlines() if path.is_file() else []
+            changed = [line for line in difflib.unified_diff(old, new.read_text().splitlines(), lineterm="", n=0)
+                       if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+            if changed:
+                print(f"{path.relative_to(ROOT)}:\n  " + "\n  ".join(changed[:20]), file=sys.stderr)
     if stale:
         print(f"lock: {', '.join(stale)} differ from what `make lock` gives now — run `make lock` and commit "
               "(or find the input that changed)", file=sys.stderr)
