@@ -191,6 +191,8 @@ def _score_table(scores: Scores) -> str:
     lines.append("-" * len(header))
     for name, bench in scores.benchmarks.items():
         lines.append(f"{name:<60}{bench.score:>8.2f}")
+    for capability, value in (scores.capabilities or {}).items():
+        lines.append(f"{'capability: ' + capability:<60}{value:>8.2f}")
     if scores.average is not None:
         lines.append(f"{'average (mean of benchmarks)':<60}{scores.average:>8.2f}")
     return "\n".join(lines)

@@ -34,6 +34,31 @@ def test_manifest_is_generated_from_the_tables_and_validates_with_open_pins_list
                      "longbench_v2", "niah", "infinitebench", "longwriter", "libra"]
 
 
+def test_full_suite_is_loom_scope_s_22_in_six_capabilities_and_named_while_a_table_is_missing():
+    from harness.benchmarks import BENCHMARKS, CAPABILITY, LOOM_SCOPE, LOOM_SCOPE_FAMILIES
+
+    assert len(LOOM_SCOPE) == 6 and len(LOOM_SCOPE_FAMILIES) == len(set(LOOM_SCOPE_FAMILIES)) == 22
+    for name, bench in BENCHMARKS.items():
+        assert bench.capability == CAPABILITY[name], name
+    missing = [name for name in LOOM_SCOPE_FAMILIES if name not in BENCHMARKS]
+    check = subprocess.run([sys.executable, "scripts/make_loombench_v1.py", "--suite", "loom-scope-full", "--check"],
+                           cwd=ROOT, capture_output=True, text=True)
+    if missing:
+        assert check.returncode == 1 and f"no task table yet in harness/benchmarks/ for {', '.join(missing)}" \
+            in check.stderr
+    else:
+        assert check.returncode == 0, check.stderr
+
+
+def test_capability_scores_are_the_mean_of_their_benchmarks():
+    from harness.scoring import capability_scores
+
+    scores = capability_scores({"ruler": {"score": 40.0}, "longbench": {"score": 10.0}, "niah": {"score": 90.0},
+                                "babilong": {"score": 33.3333334}})
+    assert scores == {"general": 25.0, "reasoning": 33.333333, "retrieval": 90.0}
+    assert list(scores) == sorted(scores)
+
+
 def test_plain_run_refuses_the_open_pins(tmp_path):
     result = loomctl("run", str(V1), "--out", str(tmp_path / "run"))
     assert result.returncode == 2
