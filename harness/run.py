@@ -212,9 +212,11 @@ class Pipeline:
 
     def write_environment(self) -> None:
         """environment.json, with each accelerated task's engine versions (method, library) once known."""
+        repeat = getattr(self.loaded, "repeatability", lambda: None)()
         self.run.write(ENVIRONMENT, {**environment(self.loaded.versions() if self.loaded else None),
                                      "accelerator_mismatch": self.mismatches,
-                                     **({"acceleration_engines": self.by_task} if self.by_task else {})})
+                                     **({"acceleration_engines": self.by_task} if self.by_task else {}),
+                                     **({"repeatability": repeat} if repeat is not None else {})})
 
     def prepare(self, task: TaskSpec) -> Prepared:
         """A task's samples (loaded, pin-checked, selected, transformed) and their prompts."""
@@ -249,6 +251,9 @@ class Pipeline:
             following = tasks[index + 1] if index + 1 < len(tasks) else None
             self.run_task(task, prepared, following)
         if self.loaded is None:  # everything was already done: still record where this (empty) run happened
+            self.write_environment()
+        elif hasattr(self.loaded, "finish"):  # the openai engine's last repeatability probe
+            self.loaded.finish()
             self.write_environment()
 
     def run_task(self, task: TaskSpec, prepared: Prepared, following: TaskSpec | None) -> None:

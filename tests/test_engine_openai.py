@@ -16,6 +16,7 @@ import pytest
 
 from harness.engines import Request
 from harness.engines.openai import (
+    SERVERS,
     ClientSettings,
     OpenAIEngine,
     backoff_delay,
@@ -45,14 +46,16 @@ def settings(**args) -> ClientSettings:
 def test_completions_body_writes_every_generation_setting_and_greedy_is_temperature_0():
     assert request_body(GREEDY, settings()) == {
         "model": "tiny", "prompt": "Answer: The special magic number is:", "max_tokens": 16,
-        "temperature": 0.0, "top_p": 1.0, "seed": 7, "stop": ["\n"]}
+        "temperature": 0.0, "top_p": 1.0, "seed": 7, "stop": ["\n"],
+        "frequency_penalty": 0.0, "presence_penalty": 0.0}  # the OpenAI API's own penalties, neutral
 
 
 def test_sampled_chat_and_token_id_bodies():
     sampled = Request("s2", "Hi", 8, (), 0.7, 0.9, 3)
     chat = request_body(sampled, settings(endpoint="chat", extra_body={"top_k": 20}))
     assert chat == {"model": "tiny", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 8,
-                    "temperature": 0.7, "top_p": 0.9, "seed": 3, "top_k": 20}  # no stop list when none is set
+                    "temperature": 0.7, "top_p": 0.9, "seed": 3, "top_k": 20, "frequency_penalty": 0.0,
+                    "presence_penalty": 0.0}  # no stop list when none is set
     ids = request_body(GREEDY, settings(prompt_format="token_ids"), [5, 6, 7])
     assert ids["prompt"] == [5, 6, 7] and ids["stop"] == ["\n"]
 
@@ -92,6 +95,63 @@ def test_finish_reasons_map_onto_ours():
     assert parse_response({"choices": [{"text": "abc", "finish_reason": "length"}]}, stop, "completions")[1] == "length"
     with pytest.raises(RuntimeFailure, match="finish_reason 'abort'"):
         parse_response({"choices": [{"text": "", "finish_reason": "abort"}]}, stop, "completions")
+
+
+def test_llama_cpp_python_finish_reasons_and_counts_are_taken_as_it_reports_them():
+    """llama-cpp-python cuts a matched stop string and does not name it, and stops before counting the EOS
+    token: its "stop" with stop strings set is "stop_or_eos" and its count is never reduced (the generic
+    family likewise); with no stop string set, its "stop" can only be the end of sequence."""
+    llama = SERVERS["llama-cpp-python"]
+    stop, plain = Request("r", "p", 16, (".",)), Request("r", "p", 16)
+    reply = {"choices": [{"text": " 2162023", "finish_reason": "stop"}], "usage": {"completion_tokens": 10}}
+    assert parse_response(reply, stop, "completions", llama) == (" 2162023", "stop_or_eos", 10)
+    assert parse_response(reply, plain, "completions", llama) == (" 2162023", "eos", 10)
+    assert parse_response(reply, stop, "completions", SERVERS["openai"]) == (" 2162023", "stop_or_eos", 10)
+    # vLLM (the default family) counts the EOS token, and names the stop string it cut
+    assert parse_response(reply, plain, "completions") == (" 2162023", "eos", 9)
+    assert parse_response(reply, stop, "completions")[1] == "eos"
+
+
+def test_every_sampling_knob_of_the_family_is_sent_neutral_unless_pinned_and_foreign_ones_are_refused():
+    llama = request_body(GREEDY, settings(server="llama-cpp-python", sampling={"repeat_penalty": 1.1}))
+    assert {k: llama[k] for k in ("repeat_penalty", "frequency_penalty", "presence_penalty", "top_k", "min_p",
+                                  "mirostat_mode")} == {"repeat_penalty": 1.1, "frequency_penalty": 0.0,
+                                                        "presence_penalty": 0.0, "top_k": 0, "min_p": 0.0,
+                                                        "mirostat_mode": 0}
+    # transformers serve: frequency_penalty 0 is its repetition_penalty 1.0; presence_penalty it refuses
+    served = request_body(GREEDY, settings(server="transformers"))
+    assert served["frequency_penalty"] == 0.0 and "presence_penalty" not in served
+    with pytest.raises(InputError) as refused:
+        settings(server="llama-cpp-python", sampling={"repetition_penalty": 1.0, "top_k": "40"},
+                 extra_body={"repeat_penalty": 1.3})
+    assert refused.value.problems == [
+        "engine/args/sampling/repetition_penalty: llama-cpp-python has no such knob here — pin one of "
+        "['frequency_penalty', 'min_p', 'mirostat_mode', 'presence_penalty', 'repeat_penalty', 'top_k']",
+        "engine/args/sampling/top_k: '40' is not a number",
+        "engine/args/extra_body: ['repeat_penalty'] are llama-cpp-python's sampling knobs, sent from "
+        "engine.args.sampling — pin them there"]
+    with pytest.raises(InputError, match="engine/args/server: 'llama.cpp' — name the server family"):
+        settings(server="llama.cpp")
+
+
+def test_a_server_whose_answer_depends_on_the_requests_before_is_recorded_as_not_repeatable(fake_api):
+    answers = iter([" 69 stars.", " 69 stars.", " other", " 69 stars. And 32 more tokens"])
+    api = fake_api(lambda body, call: (200, {}, completion(next(answers), "stop")))
+    engine = api.engine(check_prompt_tokens=False)
+    [first] = engine.generate([GREEDY])
+    assert first.text == " 69 stars." and len(api.bodies) == 2 and api.bodies[0] == api.bodies[1]
+    assert engine.repeatability() == {"request": "s1", "repeatable": True, "again": "same"}
+    engine.generate([Request("s2", "other", 8, (), 0.0, 1.0, 7)])  # no further probe
+    assert len(api.bodies) == 3
+    engine.finish()
+    repeat = engine.repeatability()
+    assert repeat["repeatable"] is False and repeat["at_end"].startswith('differs: " 69 stars. And 32')
+    assert len(api.bodies) == 4 and api.bodies[3] == api.bodies[0]
+    sampled = fake_api(lambda body, call: (200, {}, completion(" x", "length")))
+    engine = sampled.engine(check_prompt_tokens=False)
+    engine.generate([Request("s3", "p", 4, (), 0.7, 0.9, 1)])  # a sampled request is not expected to repeat
+    engine.finish()
+    assert engine.repeatability() is None and len(sampled.bodies) == 1
 
 
 def test_backoff_doubles_up_to_the_cap_with_seeded_jitter_and_honours_retry_after():
@@ -178,7 +238,8 @@ def test_429_then_200_is_retried_and_the_key_comes_from_the_named_variable(fake_
     api = fake_api(lambda body, call: (429, {"Retry-After": "0"}, {"error": "slow down"}) if call == 1
                    else (200, {}, completion(" 1234\nrest", "length")))
     monkeypatch.setenv("LOOM_TEST_KEY", "sk-test-9")
-    [out] = api.engine(api_key_env="LOOM_TEST_KEY", check_prompt_tokens=False).generate([GREEDY])
+    [out] = api.engine(api_key_env="LOOM_TEST_KEY", check_prompt_tokens=False,
+                       probe_repeatability=False).generate([GREEDY])
     assert (out.text, out.finish_reason) == (" 1234", "stop")
     # no usage in the answer: the output is counted with the model's tokenizer, the stop string included
     assert out.output_tokens == ModelTokenizer(SHIPPED_MODEL).count(" 1234\nrest")
@@ -235,12 +296,18 @@ def test_versions_record_what_the_server_reports(fake_api):
         "/v1/models": {"object": "list", "data": [{"id": "other"}, {"id": "tiny", "owned_by": "vllm",
                                                                       "max_model_len": 8192}]},
         "/version": {"version": "0.11.1"}})
-    versions = api.engine().versions()
+    versions = api.engine(server="vllm").versions()
     assert versions["server_version"] == "0.11.1"
     assert json.loads(versions["server_model"]) == {"id": "tiny", "owned_by": "vllm", "max_model_len": 8192}
     assert (versions["engine"], versions["model"], versions["base_url"]) == ("openai", "tiny", api.base_url)
+    assert versions["server_family"] == "vllm"
+    assert json.loads(versions["sampling"]) == {"repetition_penalty": 1.0, "frequency_penalty": 0.0,
+                                                "presence_penalty": 0.0, "top_k": -1, "min_p": 0.0}
     bare = fake_api(lambda body, call: (500, {}, {}))  # a server that answers neither still gets an engine
     assert "server_version" not in bare.engine().versions()
+    # a vLLM server driven as a generic OpenAI API would keep its own sampling defaults: refused
+    with pytest.raises(InputError, match="engine/args/server: 'openai'.*owned_by 'vllm'.*set engine.args.server to 'vllm'"):
+        api.engine().versions()
 
 
 # ---- the launcher ----
@@ -293,7 +360,7 @@ def test_server_commands_and_argument_split():
         server_command("openai", "/m", 1, spec)
     assert client_spec({**spec, "name": "vllm"}, "http://127.0.0.1:5/v1", "/m")["args"] == {
         "prompt_format": "token_ids", "batch_size": 4, "concurrency": 4, "base_url": "http://127.0.0.1:5/v1",
-        "model": "/m"}
+        "model": "/m", "server": "vllm"}
 
 
 # ---- a real server: transformers serve on the shipped model against the in-process engine ----
@@ -373,4 +440,8 @@ def test_server_mode_run_gives_the_offline_records(tmp_path, random_model_dir):
 
     assert predictions(served_run) == predictions(offline)
     assert (served_run / "logs" / "server.log").stat().st_size > 0
-    assert _json.loads((served_run / "environment.json").read_text())["engine"]["endpoint"] == "completions"
+    env = _json.loads((served_run / "environment.json").read_text())
+    assert env["engine"]["endpoint"] == "completions" and env["engine"]["server_family"] == "transformers"
+    # the first request was replayed right after it and at the end, and answered alike both times
+    first = predictions(offline)[0]["id"]
+    assert env["repeatability"] == {"request": first, "repeatable": True, "again": "same", "at_end": "same"}

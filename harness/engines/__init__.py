@@ -47,7 +47,9 @@ class Output:
     id: str
     text: str
     output_tokens: int
-    finish_reason: str  # "stop" (a stop string), "eos", or "length"
+    # "stop" (a stop string), "eos", "length", or "stop_or_eos" (a server that cuts a stop string without
+    # naming it ended the text, and no stop string is in it: one of the two, it cannot say which)
+    finish_reason: str
 
 
 class Engine(Protocol):

@@ -114,7 +114,8 @@ def client_spec(engine_spec: dict[str, Any], base_url: str, model_dir: str | Pat
     client, _, _ = split_args(engine_spec.get("args"))
     return {"name": "openai", "version": engine_spec["version"],
             "served_by": {"name": flavour, "version": engine_spec["version"]},
-            "args": {**dict(_served(flavour).client_defaults), **client, "base_url": base_url, "model": str(model_dir)}}
+            "args": {**dict(_served(flavour).client_defaults), **client, "base_url": base_url, "model": str(model_dir),
+                     "server": flavour}}
 
 
 def free_port() -> int:
