@@ -28,14 +28,19 @@ Not matched exactly:
   metrics only.
 - Data: the rows live in the GitHub repository (``datasets/``), not on the Hugging Face hub; no hub
   copy was seen here, so ``repo`` names the GitHub repository and ``revision`` is None: ``loomctl
-  pin`` cannot resolve it and a run needs the files given locally (``--data-dir``). Of the 16k files,
-  only showssort_16k and showspred_16k were readable in the snapshot here (the others are stored
-  outside git); LOOMBench's per-task sample counts were not visible: ``samples`` is None (all rows;
-  the 4k files have 100-200 rows).
+  pin`` cannot resolve it and a run needs the files given locally (``--data-dir``). Measured in the
+  snapshot read here: the 4k files have 100 (meetingqa, paperqa, meetingpred, showspred), 150
+  (reportsumsort) and 200 rows (altqa, senhallu, abshallu, showssort); of the 16k files only
+  paperqa, showspred and showssort (100 rows each) were present, the others absent from the
+  snapshot; 2 of paperqa_4k's rows parse only with control characters allowed in strings
+  (``json.loads(..., strict=False)``) and row 26 of paperqa_16k does not parse at all (Python's
+  ``json``; how the hub loader takes them was not tried). LOOMBench's per-task sample
+  counts were not visible: ``samples`` is None (all rows).
 - LOOM-Scope cuts the middle of the whole filled prompt (``max_length``), not of the content alone;
   the chat template is applied (LOOM-Scope's default) without the ``system`` texts of ``prompt.json``,
-  which neither LOOM-Scope nor upstream's transformers script sends; upstream samples at
-  temperature 0.7 in LOOM-Scope (``LLM_param``), greedy in the manifest here.
+  which neither LOOM-Scope nor upstream's transformers script sends (that script wraps the prompt in
+  FastChat's vicuna template); both pass ``temperature=0.7`` (LOOM-Scope's ``LLM_param``, upstream's
+  ``generate`` without ``do_sample``); decoding is greedy in the manifest here.
 """
 
 from __future__ import annotations
