@@ -76,6 +76,9 @@ def test_prepare_numbers_paragraphs_events_and_options_as_loom_scope_does():
     qa = load("bamboo_meetingqa_4k")[0]
     assert qa["options_text"] == "A. the clerk\tB. the copper wire budget\tC. the fog bell\tD. the winch"
     assert [s["answers"] for s in load("bamboo_senhallu_16k")] == [["True"], ["False"]]
+    for task_id in ("bamboo_showssort_16k", "bamboo_reportsumsort_4k", "bamboo_meetingqa_16k"):
+        once = load(task_id)[1]
+        assert prepare_sample(once, task_id) == once  # preparing twice changes nothing
 
 
 def test_qa_reads_the_first_character_of_the_first_line():

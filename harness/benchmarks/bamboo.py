@@ -87,6 +87,8 @@ def numbered(items: list[Any], start: int) -> str:
 
 
 def _answer(value: Any) -> str:
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
+        return value[0]  # already prepared
     if isinstance(value, list):
         return json.dumps([int(v) for v in value])
     return str(value)
