@@ -91,10 +91,11 @@ def _rouge_sentences(text: str) -> list[str]:
     return [" ".join(piece.split()) for piece in text.split(".") if len(piece) > 0]
 
 
-def _rouge_lcs_words(x: list[str], y: list[str]) -> set[str]:
+def _rouge_lcs_words(x: list[str], y: list[str], limit: int | None = _RECURSION_LIMIT) -> set[str]:
     """The words of the one LCS of ``x`` (reference words) and ``y`` (evaluated words) that the
     package's backtrack finds: on a tie it steps back in ``y``. Raises _TooDeep where the package's
-    recursion would pass the limit."""
+    recursion would pass ``limit`` (Python's recursion limit; None: no limit, for a caller that
+    raised it)."""
     previous = [0] * (len(y) + 1)
     table = [previous]
     for a in x:
@@ -113,7 +114,7 @@ def _rouge_lcs_words(x: list[str], y: list[str]) -> set[str]:
             i -= 1
         else:
             j -= 1
-    if depth + _FRAMES_BELOW > _RECURSION_LIMIT:
+    if limit is not None and depth + _FRAMES_BELOW > limit:
         raise _TooDeep
     return words
 
