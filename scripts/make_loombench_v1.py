@@ -62,6 +62,12 @@ JUDGES = {
                "engine": {"name": "openai", "args": {"base_url": "https://api.openai.com/v1", "model": "gpt-4o-mini",
                                                      "endpoint": "chat", "api_key_env": "OPENAI_API_KEY"}},
                "generation": {"max_new_tokens": 1024, "temperature": 0.0, "top_p": 1.0, "seed": 0}},
+    # LongCite's upstream judge (LongBench-Cite/eval_correct.py, auto_scorer.py): gpt-4o-2024-05-13 at
+    # temperature 0 (the citation judge retries at 1 and asks for 10 tokens; one setting here). Open pin.
+    "cite": {"id": "gpt-4o-2024-05-13", "revision": None, "weights_sha256": None, "files": {},
+             "engine": {"name": "openai", "args": {"base_url": "https://api.openai.com/v1", "model": "gpt-4o-2024-05-13",
+                                                   "endpoint": "chat", "api_key_env": "OPENAI_API_KEY"}},
+             "generation": {"max_new_tokens": 1024, "temperature": 0.0, "top_p": 1.0, "seed": 0}},
 }
 
 
