@@ -14,6 +14,7 @@ from harness.metrics.longcite import (
     QA_PROMPT,
     citation_scores,
     correctness_score,
+    dataset_summary,
     numbered_context,
     plain_answer,
     read_rating,
@@ -178,11 +179,27 @@ def test_judge_task_scores_correctness_and_citations_and_skips_unparsed_citation
     assert rows[0]["scores"] == {"longcite_correctness": 1.0, "longcite_citation_recall": 1.0,
                                  "longcite_citation_precision": 1.0, "longcite_citation_f1": 1.0}
     assert not rows[1]["judged"] and scores["metrics"]["longcite_correctness"]["n_judged"] == 1
+    assert rows[0]["dataset"] == "hotpotqa" and scores["average"]["citation_f1"] == 100.0
     # the relevance judge's replies never parse: no citation score, correctness still counts
     no_relevance = Replies(("[Reference answer]", "[[1]]"), ("following scale", "[[Fully supported]]"))
     rows, scores = judge_task(plan[0], plan[1], [answered], no_relevance)
     assert rows[0]["scores"] == {"longcite_correctness": 0.0}
     assert scores["metrics"]["longcite_citation_f1"]["n_judged"] == 0
+
+
+def test_dataset_summary_is_upstreams_report():
+    rows = [{"dataset": "multifieldqa_en", "scores": {"longcite_correctness": 1.0, "longcite_citation_f1": 0.5}},
+            {"dataset": "multifieldqa_zh", "scores": {"longcite_correctness": 0.0}},
+            {"dataset": "hotpotqa", "scores": {"longcite_correctness": 0.5, "longcite_citation_f1": 0.25}},
+            {"dataset": "hotpotqa", "scores": {}}]  # unjudged: left out
+    out = dataset_summary(rows)
+    assert out["datasets"] == {"multifieldqa_en": {"correctness": 100.0, "citation_f1": 50.0},
+                               "multifieldqa_zh": {"correctness": 0.0},
+                               "multifieldqa": {"correctness": 50.0, "citation_f1": 50.0},  # en and zh together
+                               "hotpotqa": {"correctness": 50.0, "citation_f1": 25.0}}
+    # mean over multifieldqa (the union) and hotpotqa; _en/_zh are not counted again
+    assert out["average"] == {"correctness": 50.0, "citation_f1": 37.5}
+    assert dataset_summary([]) == {"datasets": {}, "average": {}}
 
 
 def test_nonempty_metric():

@@ -31,8 +31,8 @@ Not matched exactly:
   (the harness default) is used unless a manifest sets ``generation.temperature`` 1 (and a seed).
 - Correctness and citation scores need an LLM judge (``judges.cite``; upstream gpt-4o-2024-05-13);
   the judge's settings differ per call upstream (see ``harness.metrics.longcite``), here they are
-  the judge's one setting. Upstream's summary scores (mean over datasets) are not computed: the judge
-  metrics are means over samples, the per-dataset split is in the records' ``meta.dataset``.
+  the judge's one setting. The judge metrics are means over samples; upstream's report (per dataset,
+  then the mean over datasets) is the task's judge ``details`` (``harness.metrics.longcite.dataset_summary``).
 - A rating outside upstream's scale (e.g. "[[7]]" for a 1-3 rating) gives upstream's arithmetic,
   which can exceed 1, as upstream.
 - The registered metric ``longcite_nonempty`` (share of non-empty answers) is no upstream metric: a
@@ -78,7 +78,8 @@ def judge_record(record, judge) -> dict[str, Any]:
     cited = citation_scores(meta["query"], record.prediction, meta["document"], session)
     if cited is not None:
         scores.update({f"longcite_citation_{k}": v for k, v in cited.items()})
-    return {"scores": scores, "replies": session.replies, "judge_calls": session.calls}
+    return {"scores": scores, "dataset": meta.get("dataset"), "replies": session.replies,
+            "judge_calls": session.calls}
 
 
 BENCHMARK = Benchmark(
@@ -99,7 +100,8 @@ BENCHMARK = Benchmark(
     group_fields=("dataset",),
     judged=Judged(
         judge="cite", what="an LLM judge (upstream: gpt-4o-2024-05-13)", metrics=JUDGE_METRICS,
-        load="harness.judge_run:load_llm", judge_record="harness.benchmarks.longcite:judge_record"),
+        load="harness.judge_run:load_llm", judge_record="harness.benchmarks.longcite:judge_record",
+        details="harness.metrics.longcite:dataset_summary"),
     prepare=prepare_sample,
     source="https://github.com/THUDM/LongCite/tree/d7d772e39fb15357749f54a2fe1e2dce77df5255/LongBench-Cite; "
            "data: LongBench-Cite.json (AmamiSora/LOOM_Data LongCite/, not seen)",

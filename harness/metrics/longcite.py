@@ -370,6 +370,34 @@ def citation_scores(query: str, prediction: str, context: str, judge: Judge) -> 
     return {"recall": recall, "precision": precision, "f1": f1}
 
 
+# ---- upstream's report (eval_correct.py / eval_cite.py: per dataset, then the mean over datasets)
+
+SUMMARY_DATASETS = ("longbench-chat", "multifieldqa_en", "multifieldqa_zh", "multifieldqa", "hotpotqa", "dureader",
+                    "gov_report")
+SUMMARY_METRICS = {"longcite_correctness": "correctness", "longcite_citation_recall": "citation_recall",
+                   "longcite_citation_precision": "citation_precision", "longcite_citation_f1": "citation_f1"}
+
+
+def dataset_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Upstream's per-dataset means x100 of each judge metric over the judged rows (a dataset name
+    matches as a substring, so "multifieldqa" is the union of _en and _zh), and ``average``, their
+    mean over the datasets but multifieldqa_en/_zh. A dataset without a judged row is left out (upstream
+    counts 0 for correctness and NaN for citations)."""
+    per: dict[str, dict[str, float]] = {}
+    for dataset in SUMMARY_DATASETS:
+        part = [r for r in rows if dataset in str(r.get("dataset"))]
+        for metric, name in SUMMARY_METRICS.items():
+            values = [r["scores"][metric] for r in part if metric in r.get("scores", {})]
+            if values:
+                per.setdefault(dataset, {})[name] = round(100 * sum(values) / len(values), 6)
+    average = {}
+    for name in SUMMARY_METRICS.values():
+        values = [v[name] for d, v in per.items() if d not in ("multifieldqa_en", "multifieldqa_zh") and name in v]
+        if values:
+            average[name] = round(sum(values) / len(values), 6)
+    return {"datasets": per, "average": average}
+
+
 def nonempty(prediction: str, references: list[str]) -> float:
     """``longcite_nonempty``: 1 when the model answered anything (not an upstream metric)."""
     return 1.0 if prediction.strip() else 0.0
