@@ -11,7 +11,11 @@ Sources, read here:
   (instruction last): ``LongSafety.py`` picks the prompt by the id's parity (the template
   ``manifests/templates/longsafety/longsafety.j2`` does the same, text byte for byte), ``do_sample``
   False, ``max_tokens`` 2048; ``utils/evaluation/eval.py`` pairs the rows back and judges them with
-  the same three agents and prompts as upstream (its judge: gpt-4o-mini by default, as upstream's).
+  the same three agents and prompts as upstream (the judge model is its config's ``judge_model``;
+  its README's example is gpt-4o-mini, upstream's default). Its total is the per-``safety_type``
+  rates (rounded to 2 decimals) weighted by their instance counts (``ConstructResultTable2``), i.e.
+  upstream's instance-level rate up to that rounding; its README reports 13.4 for
+  Llama-3-8B-Instruct (the paper 11.12).
   Row fields used: ``id``, ``instruction``, ``context``, ``safety_type``.
 - Data: LOOM-Scope downloads ``LongSafety/longsafety.jsonl`` from ModelScope LCM_group/LOOM_Data; its
   hub mirror is AmamiSora/LOOM_Data (see harness/benchmarks/libra.py). The file was not seen and no
