@@ -56,6 +56,18 @@ JUDGES = {
                                                       "model": "gpt-4o-2024-05-13", "endpoint": "chat",
                                                       "api_key_env": "OPENAI_API_KEY"}},
                 "generation": {"max_new_tokens": 1024, "temperature": 0.5, "top_p": 1.0, "seed": 0}},
+    # LongSafety's upstream judge (src/multi_agent_eval.py): gpt-4o-mini through the OpenAI chat API at
+    # temperature 0, no token limit set there (1024 here, the LLM judge's default). Open pin, as "quality".
+    "safety": {"id": "gpt-4o-mini", "revision": None, "weights_sha256": None, "files": {},
+               "engine": {"name": "openai", "args": {"base_url": "https://api.openai.com/v1", "model": "gpt-4o-mini",
+                                                     "endpoint": "chat", "api_key_env": "OPENAI_API_KEY"}},
+               "generation": {"max_new_tokens": 1024, "temperature": 0.0, "top_p": 1.0, "seed": 0}},
+    # LongCite's upstream judge (LongBench-Cite/eval_correct.py, auto_scorer.py): gpt-4o-2024-05-13 at
+    # temperature 0 (the citation judge retries at 1 and asks for 10 tokens; one setting here). Open pin.
+    "cite": {"id": "gpt-4o-2024-05-13", "revision": None, "weights_sha256": None, "files": {},
+             "engine": {"name": "openai", "args": {"base_url": "https://api.openai.com/v1", "model": "gpt-4o-2024-05-13",
+                                                   "endpoint": "chat", "api_key_env": "OPENAI_API_KEY"}},
+             "generation": {"max_new_tokens": 1024, "temperature": 0.0, "top_p": 1.0, "seed": 0}},
 }
 
 
