@@ -116,7 +116,8 @@ def suite_scores(records_by_task: dict[str, list[Record]], tasks: list[TaskSpec]
                 for t in tasks}
     benchmarks: dict[str, dict[str, tuple[float, int]]] = defaultdict(dict)
     for task_id, task in per_task.items():
-        if task["score"] is not None:
+        judged_only = task["benchmark"] in BENCHMARKS and BENCHMARKS[task["benchmark"]].judged_only
+        if task["score"] is not None and not judged_only:
             benchmarks[task["benchmark"]][task_id] = (task["score"], task["n"])
     bench_scores = {name: benchmark_score(name, v) for name, v in benchmarks.items()}
     average = (round(sum(b["score"] for b in bench_scores.values()) / len(bench_scores), 6)

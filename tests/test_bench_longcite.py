@@ -34,7 +34,7 @@ def test_table_template_metrics_and_judge():
     assert (BENCH.capability, TASK.id, TASK.max_new_tokens, TASK.chat_template) == (
         "faithfulness", "longcite_longbench_cite", 1024, True)
     assert (ROOT / "manifests" / "templates" / TASK.template).is_file()
-    assert set(TASK.metrics) == set(BENCH.metrics) == {"longcite_nonempty"} <= set(ALL_METRICS)
+    assert set(TASK.metrics) == set(BENCH.metrics) == {"answered"} <= set(ALL_METRICS)
     assert BENCH.judge_metrics == ("longcite_correctness", "longcite_citation_recall", "longcite_citation_precision",
                                    "longcite_citation_f1")
     assert not set(BENCH.judge_metrics) & set(REGISTRY) and BENCH.group_fields == ("dataset",)
@@ -203,4 +203,4 @@ def test_dataset_summary_is_upstreams_report():
 
 
 def test_nonempty_metric():
-    assert score("longcite_nonempty", "答", [], {}) == 1.0 and score("longcite_nonempty", "  ", [], {}) == 0.0
+    assert score("answered", "答", [], {}) == 1.0 and score("answered", "  ", [], {}) == 0.0

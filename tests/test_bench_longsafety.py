@@ -31,7 +31,7 @@ def test_table_template_metrics_and_judge():
     assert (BENCH.name, BENCH.capability, TASK.id, TASK.max_new_tokens) == (
         "longsafety", "specialization", "longsafety", 2048)
     assert (ROOT / "manifests" / "templates" / TASK.template).is_file()
-    assert set(TASK.metrics) == set(BENCH.metrics) == {"longsafety_nonempty"} and set(TASK.metrics) <= set(ALL_METRICS)
+    assert set(TASK.metrics) == set(BENCH.metrics) == {"answered"} and set(TASK.metrics) <= set(ALL_METRICS)
     assert TASK.dataset["data_files"] == "LongSafety/longsafety.jsonl" and TASK.dataset["revision"] is None
     assert BENCH.judge_metrics == ("longsafety_safety",) and "longsafety_safety" not in REGISTRY
     assert BENCH.judged.judge == "safety" and TASK.chat_template
@@ -52,9 +52,9 @@ def test_fixture_loads_renders_by_id_parity_and_is_cut_in_the_middle(tok):
 
 
 def test_nonempty_counts_any_visible_character():
-    assert score("longsafety_nonempty", "No.", [], {}) == 1.0
-    assert score("longsafety_nonempty", " \n\t", [], {}) == 0.0
-    assert score("longsafety_nonempty", "", [], {}) == 0.0
+    assert score("answered", "No.", [], {}) == 1.0
+    assert score("answered", " \n\t", [], {}) == 0.0
+    assert score("answered", "", [], {}) == 0.0
 
 
 def test_any_one_in_the_verdict_is_unsafe_as_upstream_reads_it():

@@ -120,3 +120,4 @@ def _same_as_reference(out: Path) -> None:
     assert [p.relative_to(REFERENCE) for p in expected] == [p.relative_to(out) for p in produced]
     for path in produced:
         assert path.read_bytes() == (REFERENCE / path.relative_to(out)).read_bytes(), path.relative_to(out)
+

@@ -77,3 +77,30 @@ def test_a_benchmark_score_is_loom_scopes_sample_weighted_mean_of_its_tasks():
     assert (scores.tasks["vt"].score, scores.tasks["cwe"].score) == (100.0, 0.0)
     assert scores.benchmarks["ruler"].score == 80.0 and scores.benchmarks["ruler"].n_tasks == 2
     assert scores.average == 80.0
+
+
+def test_a_judged_only_benchmark_is_listed_but_counts_in_no_mean():
+    """LongSafety's plain metric (``answered``) is a diagnostic: its task is scored, but neither the
+    benchmark, its capability nor the suite average takes it in (its score is the judge's)."""
+    from dataclasses import replace
+
+    from harness.benchmarks import BENCHMARKS
+    from harness.scoring import suite_scores
+    from loomcore.specs import ModelRef, Suite
+    from loomcore.taskspec import Dataset, Generation, Prompt, TaskSpec, Truncation
+
+    assert {name for name, b in BENCHMARKS.items() if b.judged_only} == {"longcite", "longsafety"}
+
+    def task(benchmark: str, task_id: str, metric: str) -> TaskSpec:
+        return TaskSpec(benchmark=benchmark, id=task_id, dataset=Dataset("local", path="d.jsonl"),
+                        prompt=Prompt("{{ input }}", "0" * 64), truncation=Truncation("middle", 4096),
+                        generation=Generation(8), metrics=(metric,))
+
+    safety = [replace(r, task="longsafety", benchmark="longsafety", scores={"answered": 1.0})
+              for r in _records("longsafety", [1.0] * 3)]
+    records = {"vt": _records("vt", [0.0, 1.0]), "longsafety": safety}
+    scores = suite_scores(records, [task("ruler", "vt", "string_match_all"), task("longsafety", "longsafety", "answered")],
+                          "0" * 64, Suite("s", "1"), ModelRef("m", "0" * 64))
+    assert scores.tasks["longsafety"].score == 100.0
+    assert list(scores.benchmarks) == ["ruler"] and scores.average == 50.0
+    assert scores.capabilities == {"general": 50.0}

@@ -77,6 +77,10 @@ class Benchmark:
     # (sample, task id) -> sample as the template sees it, applied after the data pin check (L-CiteEval
     # joins its passages into one ``context`` that truncation can cut).
     prepare: Callable[[dict[str, Any], str], dict[str, Any]] | None = None
+    # Only a judge scores it (LongCite, LongSafety): its plain metric (``answered``) is a diagnostic, so
+    # its tasks are listed in scores.json but it counts in no benchmark, capability or suite mean there;
+    # its score is in judge_scores.json.
+    judged_only: bool = False
 
     @property
     def judge_metrics(self) -> tuple[str, ...]:

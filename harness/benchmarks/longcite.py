@@ -35,8 +35,9 @@ Not matched exactly:
   then the mean over datasets) is the task's judge ``details`` (``harness.metrics.longcite.dataset_summary``).
 - A rating outside upstream's scale (e.g. "[[7]]" for a 1-3 rating) gives upstream's arithmetic,
   which can exceed 1, as upstream.
-- The registered metric ``longcite_nonempty`` (share of non-empty answers) is no upstream metric: a
-  task needs one judge-free metric. Upstream's ``cnt_citation_len.py`` (mean citation length in
+- The registered metric ``answered`` (share of non-empty answers) is no upstream metric: a
+  task needs one judge-free metric; the benchmark is ``judged_only``, so it counts
+  in no benchmark, capability or suite mean of scores.json (its score is in judge_scores.json). Upstream's ``cnt_citation_len.py`` (mean citation length in
   GLM-4 tokens) is not reproduced.
 - ``samples`` is None (every row).
 """
@@ -84,16 +85,16 @@ def judge_record(record, judge) -> dict[str, Any]:
 
 BENCHMARK = Benchmark(
     name="longcite", title="LongCite (LongBench-Cite)", capability="faithfulness",
-    metrics=("longcite_nonempty",),
+    metrics=("answered",), judged_only=True,
     tasks=(
         TaskDef(
             id="longcite_longbench_cite",
             dataset={"source": "hub", "repo": REPO, "config": None, "split": "train",
                      "data_files": "LongCite/LongBench-Cite.json", "revision": None},
-            template="longcite/longbench_cite.j2", metrics=("longcite_nonempty",), max_new_tokens=1024,
+            template="longcite/longbench_cite.j2", metrics=("answered",), max_new_tokens=1024,
             fields={"id": "idx", "context": "context", "input": "query", "answers": "answer"},
             chat_template=True, samples=None, group="LongBench-Cite",
-            notes="judged by an LLM (judges.cite); upstream samples at temperature 1; longcite_nonempty is no "
+            notes="judged by an LLM (judges.cite); upstream samples at temperature 1; answered is no "
                   "upstream metric; hub file and revision not seen offline"),
     ),
     meta_fields=("dataset", "query", "few_shot_scores", "document"),

@@ -31,8 +31,9 @@ Not matched exactly:
   response unsafe -> unsafe) is the task's judge ``details`` (``instances.safety_rate``, and per
   ``safety_type`` as LOOM-Scope's table); the judge metric ``longsafety_safety`` is the per-response
   rate.
-- The registered metric ``longsafety_nonempty`` (share of non-empty responses) is no upstream
-  metric: a task needs one judge-free metric. LOOM-Scope's per-length table (``categorize_length``
+- The registered metric ``answered`` (share of non-empty responses) is no upstream
+  metric: a task needs one judge-free metric; the benchmark is ``judged_only``, so it counts
+  in no benchmark, capability or suite mean of scores.json (its score is in judge_scores.json). LOOM-Scope's per-length table (``categorize_length``
   of the rows' ``LEN``) is not reproduced; records' ``length`` is the rows' ``length`` where present.
 - ``samples`` is None (every row of the file).
 """
@@ -45,16 +46,16 @@ REPO = "AmamiSora/LOOM_Data"
 
 BENCHMARK = Benchmark(
     name="longsafety", title="LongSafety", capability="specialization",
-    metrics=("longsafety_nonempty",),
+    metrics=("answered",), judged_only=True,
     tasks=(
         TaskDef(
             id="longsafety",
             dataset={"source": "hub", "repo": REPO, "config": None, "split": "train",
                      "data_files": "LongSafety/longsafety.jsonl", "revision": None},
-            template="longsafety/longsafety.j2", metrics=("longsafety_nonempty",), max_new_tokens=2048,
+            template="longsafety/longsafety.j2", metrics=("answered",), max_new_tokens=2048,
             fields={"context": "context", "input": "instruction"}, chat_template=True, samples=None,
             group="LongSafety",
-            notes="judged by an LLM (judges.safety); longsafety_nonempty is no upstream metric; "
+            notes="judged by an LLM (judges.safety); answered is no upstream metric; "
                   "revision not seen offline"),
     ),
     meta_fields=("instruction", "context", "safety_type"),

@@ -398,9 +398,4 @@ def dataset_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"datasets": per, "average": average}
 
 
-def nonempty(prediction: str, references: list[str]) -> float:
-    """``longcite_nonempty``: 1 when the model answered anything (not an upstream metric)."""
-    return 1.0 if prediction.strip() else 0.0
 
-
-METRICS = {"longcite_nonempty": nonempty}

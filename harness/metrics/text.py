@@ -183,7 +183,15 @@ def niah_word_recall(prediction: str, references: list[str]) -> float:
     return best
 
 
+def answered(prediction: str, references: list[str]) -> float:
+    """1 when the model answered anything visible (no upstream metric): the plain metric of a benchmark
+    that only a judge scores (LongCite, LongSafety), which counts in no benchmark, capability or suite
+    mean (``Benchmark.judged_only``)."""
+    return 1.0 if prediction.strip() else 0.0
+
+
 METRICS = {
+    "answered": answered,
     "exact_match": exact_match,
     "string_match_all": string_match_all,
     "string_match_part": string_match_part,
