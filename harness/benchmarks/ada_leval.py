@@ -34,6 +34,9 @@ Not matched exactly:
   limited). A file with fewer rows is used whole.
 - TSort's scorer is upstream's (an order matches when it agrees at every position both lists have);
   LOOM-Scope's ``eval.py`` asks for the whole list to be equal (see ``harness.metrics.ada_leval``).
+- Truncation: BestAnswer's middle cut falls in the candidates (the context) and keeps the meta prompt,
+  question and closing request whole; LOOM-Scope cuts the middle of the whole prompt's tokens. TSort's
+  whole prompt is the context, so there the cut is LOOM-Scope's.
 - The chat template is applied (LOOM-Scope's default); upstream's model wrappers are per model.
 """
 

@@ -33,6 +33,8 @@ Not matched exactly:
 - The GIST prompt keeps LOOM-Scope's layout: its continuation lines are indented by 32 spaces where
   upstream's ``data_loader.py`` indents them by 36 (LIST: 24 spaces in both).
 - ``samples`` is None (every row of the file); LOOM-Scope's per-task counts were not visible offline.
+- Truncation cuts the middle of ``Data`` (the context) and keeps the instructions and ``task_prompt``
+  whole; LOOM-Scope cuts the middle of the whole prompt's tokens (the same region while ``Data`` dominates).
 - The chat template is applied (LOOM-Scope's default); upstream's model wrapper is per model.
 """
 
