@@ -62,6 +62,7 @@ from harness.data.synthetic.niah_essays import (
     niah_essays,
     resolve_haystack_dir,
 )
+from harness.data.synthetic.nthread import nthread
 from harness.data.synthetic.ruler import (
     _RULER_VALUES,
     common_words,
@@ -126,6 +127,11 @@ GENERATORS: dict[str, Generator] = {g.name: g for g in (
         "num_sizes": 32, "max_context_length": 128000, "size_scale": None, "counts": [], "wrong_counts": [],
         "haystack_path": None, "haystack_sha256": None},
         filler=False, paths=("haystack_path",)),
+    Generator("nthread", "1", nthread, {
+        "task": "single_needle", "lengths": [1024, 2048, 4096, 8192], "depths": [0.0, 0.5, 1.0],
+        "samples_per_length": 10, "num_needles": 4, "conditional_character": "*", "thread_length": 4,
+        "num_threads": 2, "direction": "alternate", "reserve_tokens": 0},
+        filler=False),
 )}
 
 # Parameters that name a choice, with the values each may take.
@@ -135,6 +141,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "language": tuple(sorted({lang for lang, _ in _STAR_NEEDLES})),
     "variant": tuple(sorted({variant for _, variant in _STAR_NEEDLES})),
     "size_unit": ("tokens", *_SIZE_MEASURES),
+    "direction": ("forward", "backward", "alternate"),
 }
 
 
