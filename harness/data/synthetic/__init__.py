@@ -62,6 +62,7 @@ from harness.data.synthetic.niah_essays import (
     niah_essays,
     resolve_haystack_dir,
 )
+from harness.data.synthetic.nolima import nolima
 from harness.data.synthetic.nthread import nthread
 from harness.data.synthetic.ruler import (
     _RULER_VALUES,
@@ -132,6 +133,11 @@ GENERATORS: dict[str, Generator] = {g.name: g for g in (
         "samples_per_length": 10, "num_needles": 4, "conditional_character": "*", "thread_length": 4,
         "num_threads": 2, "direction": "alternate", "reserve_tokens": 0},
         filler=False),
+    Generator("nolima", "1", nolima, {
+        "lengths": [1000, 2000, 4000, 8000], "depth_min": 0, "depth_max": 100, "depth_intervals": 26,
+        "base_seed": 42, "haystack_no": 0, "shift": 0,
+        "haystack_path": None, "haystack_sha256": None, "needle_set_path": None, "needle_set_sha256": None},
+        filler=False, paths=("haystack_path", "needle_set_path")),
 )}
 
 # Parameters that name a choice, with the values each may take.
@@ -213,7 +219,8 @@ def _param_problem(key: str, value: Any, default: Any) -> str | None:
 
 
 # A path parameter, and the parameter that pins the text it names (``niah_essays.haystack_sha256``).
-_PATH_PINS = {"haystack_dir": "haystack_sha256", "haystack_path": "haystack_sha256"}
+_PATH_PINS = {"haystack_dir": "haystack_sha256", "haystack_path": "haystack_sha256",
+              "needle_set_path": "needle_set_sha256"}
 
 
 def input_pins(name: str, params: JSONValue, root: Path) -> dict[str, str]:
