@@ -34,6 +34,9 @@ generators ``ruler_niah_upstream``, ``ruler_vt_upstream``, ``ruler_cwe_upstream`
 byte with the same tokenizer and seed (the seed reaches them as ``params["random_seed"]``); RULER's essay
 haystack is refused (see that module).
 
+``nthread`` (``.nthread``) builds NThread's JSON haystacks of UUID pairs from the seed alone; ``nolima``
+(``.nolima``) places NoLiMa's needles in a pinned book, from a pinned needle set.
+
 One module per family (``niah``, ``ruler``, ``ruler_upstream``, ``counting_stars``) and ``common`` for what they share;
 this module keeps the registry ``GENERATORS`` (name, version, function, default parameters), the
 parameter checks and ``generate``.

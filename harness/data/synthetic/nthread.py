@@ -16,7 +16,9 @@ fit ``length - reserve_tokens`` tokens of the evaluated model's tokenizer. The f
 - ``multi_threads``: ``num_threads`` such chains on disjoint positions; the answers are their final
   values, in the order of the queried keys.
 
-The query is the key itself for one key, Python's list repr of the keys for several.
+The query is the key itself for one key, Python's list repr of the keys for several. Pairs are counted
+before the needles change them (a conditional mark, a value replaced by the next key); if that made the
+JSON longer than the budget, the last pairs no needle uses are dropped until it fits.
 """
 
 from __future__ import annotations
