@@ -34,6 +34,9 @@ generators ``ruler_niah_upstream``, ``ruler_vt_upstream``, ``ruler_cwe_upstream`
 byte with the same tokenizer and seed (the seed reaches them as ``params["random_seed"]``); RULER's essay
 haystack is refused (see that module).
 
+``nthread`` (``.nthread``) builds NThread's JSON haystacks of UUID pairs from the seed alone; ``nolima``
+(``.nolima``) places NoLiMa's needles in a pinned book, from a pinned needle set.
+
 One module per family (``niah``, ``ruler``, ``ruler_upstream``, ``counting_stars``) and ``common`` for what they share;
 this module keeps the registry ``GENERATORS`` (name, version, function, default parameters), the
 parameter checks and ``generate``.
@@ -62,6 +65,8 @@ from harness.data.synthetic.niah_essays import (
     niah_essays,
     resolve_haystack_dir,
 )
+from harness.data.synthetic.nolima import nolima
+from harness.data.synthetic.nthread import nthread
 from harness.data.synthetic.ruler import (
     _RULER_VALUES,
     common_words,
@@ -126,6 +131,16 @@ GENERATORS: dict[str, Generator] = {g.name: g for g in (
         "num_sizes": 32, "max_context_length": 128000, "size_scale": None, "counts": [], "wrong_counts": [],
         "haystack_path": None, "haystack_sha256": None},
         filler=False, paths=("haystack_path",)),
+    Generator("nthread", "1", nthread, {
+        "task": "single_needle", "lengths": [1024, 2048, 4096, 8192], "depths": [0.0, 0.5, 1.0],
+        "samples_per_length": 10, "num_needles": 4, "conditional_character": "*", "thread_length": 4,
+        "num_threads": 2, "direction": "alternate", "reserve_tokens": 0},
+        filler=False),
+    Generator("nolima", "1", nolima, {
+        "lengths": [1000, 2000, 4000, 8000], "depth_min": 0, "depth_max": 100, "depth_intervals": 26,
+        "base_seed": 42, "haystack_no": 0, "shift": 0,
+        "haystack_path": None, "haystack_sha256": None, "needle_set_path": None, "needle_set_sha256": None},
+        filler=False, paths=("haystack_path", "needle_set_path")),
 )}
 
 # Parameters that name a choice, with the values each may take.
@@ -135,6 +150,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "language": tuple(sorted({lang for lang, _ in _STAR_NEEDLES})),
     "variant": tuple(sorted({variant for _, variant in _STAR_NEEDLES})),
     "size_unit": ("tokens", *_SIZE_MEASURES),
+    "direction": ("forward", "backward", "alternate"),
 }
 
 
@@ -206,7 +222,8 @@ def _param_problem(key: str, value: Any, default: Any) -> str | None:
 
 
 # A path parameter, and the parameter that pins the text it names (``niah_essays.haystack_sha256``).
-_PATH_PINS = {"haystack_dir": "haystack_sha256", "haystack_path": "haystack_sha256"}
+_PATH_PINS = {"haystack_dir": "haystack_sha256", "haystack_path": "haystack_sha256",
+              "needle_set_path": "needle_set_sha256"}
 
 
 def input_pins(name: str, params: JSONValue, root: Path) -> dict[str, str]:
