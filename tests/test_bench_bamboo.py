@@ -226,3 +226,35 @@ def test_suite_scores_report_the_hallucination_f1_as_the_task_score():
     assert scores.tasks["bamboo_altqa_4k"].score == 50.0
     # the benchmark weights task scores by samples: (40 * 4 + 50 * 2) / 6
     assert scores.benchmarks["bamboo"].score == pytest.approx(260 / 6, abs=1e-5)
+
+
+def _run_dir(path, hallu_predictions: list[str]):
+    from loomcore.rundir import SAMPLES, SCORES, write_json_atomic
+
+    truths = ["True", "False"] * (len(hallu_predictions) // 2)
+    records = {"bamboo_senhallu_4k": [_record("bamboo_senhallu_4k", i, p, t, HALLU)
+                                      for i, (p, t) in enumerate(zip(hallu_predictions, truths))],
+               "bamboo_altqa_4k": [_record("bamboo_altqa_4k", i, "1964", "1964", ("bamboo_altqa_acc",))
+                                   for i in range(4)]}
+    tasks = [_spec("bamboo_senhallu_4k"), _spec("bamboo_altqa_4k")]
+    scores = suite_scores(records, tasks, "0" * 64, Suite("s", "1"), ModelRef("m", "0" * 64))
+    (path / SAMPLES).mkdir(parents=True)
+    write_json_atomic(path / SCORES, scores.to_json())
+    for task, rows in records.items():
+        (path / SAMPLES / f"{task}.jsonl").write_text("".join(r.to_line() for r in rows))
+    return path
+
+
+def test_the_gate_compares_a_task_level_metric_by_its_aggregates_not_its_per_sample_decisions(tmp_path):
+    from loomctl.compare import compare, load_side
+
+    golden = _run_dir(tmp_path / "golden", ["Yes", "No"] * 4)  # F1 100
+    new = _run_dir(tmp_path / "new", ["Yes"] * 8)  # F1 2/3: every "no" turned "yes"
+    assert "bamboo_senhallu_4k" not in load_side(golden).per_sample  # decisions are not scores to pair
+    result = compare(new, golden)
+    rows = {r["task"]: r for r in result["tasks"]}
+    hallu = rows["bamboo_senhallu_4k"]
+    assert hallu["golden"] == 100.0 and hallu["new"] == pytest.approx(200 / 3)
+    assert hallu["test"].startswith("unpaired normal") and "task-level" in " ".join(hallu["notes"])
+    assert rows["bamboo_altqa_4k"]["test"].startswith("exact McNemar")
+    assert result["suite"]["n"] == 4  # the suite's paired test: altqa's pairs only

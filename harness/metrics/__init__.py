@@ -83,6 +83,9 @@ ALL_METRICS = sorted(k for k, spec in REGISTRY.items() if not spec.needs_meta) +
     sorted(k for k, spec in REGISTRY.items() if spec.needs_meta)
 
 
+CORPUS_METRIC_NAMES = frozenset(k for k, spec in REGISTRY.items() if spec.aggregate is not None)
+
+
 def is_corpus(name: str) -> bool:
     """Whether ``name`` is a task-level metric (its records' values are aggregated, not averaged)."""
     return REGISTRY[name].aggregate is not None
