@@ -16,6 +16,8 @@ ENTRY_POINTS = {
     # validation of a manifest (loomctl validate, run)
     "BENCHMARKS": "harness.benchmarks:BENCHMARKS",
     "ALL_METRICS": "harness.metrics:ALL_METRICS",
+    # task-level metrics, whose per-sample values are not scores (loomctl diff does not pair them)
+    "CORPUS_METRICS": "harness.metrics:CORPUS_METRIC_NAMES",
     "GENERATORS": "harness.data.synthetic:GENERATORS",
     "generator_param_problems": "harness.data.synthetic:param_problems",
     "engine_args_problems": "harness.engines:args_problems",

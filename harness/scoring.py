@@ -4,6 +4,10 @@ Aggregation is the mean x100 per task (as RULER, LongBench and LOOM-Scope report
 bucket, per benchmark (mean of its tasks), per capability (mean of its benchmarks) and for the suite (mean
 of benchmarks, LOOMBench's average). Each mean carries its analytic standard error, sd/sqrt(n) with the n-1 sample
 deviation. Skipped and failed samples are counted and excluded from means, never silently.
+
+A task-level metric (``harness.metrics.CorpusMetric``, e.g. BAMBOO's hallucination F1) is the exception: its task
+score, each length bucket's and each group's is its aggregate over those scored records (x100), with the jackknife
+standard error (``summarise_corpus``); the benchmark, capability and suite levels take task scores as before.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections import defaultdict
 from typing import Any
 
 from harness.benchmarks import BENCHMARKS
-from harness.metrics import score
+from harness.metrics import REGISTRY, Aggregate, score
 from loomcore.records import Record
 from loomcore.specs import SCORES_SCHEMA, ModelRef, Scores, Suite
 from loomcore.taskspec import JSONObject, TaskSpec
@@ -49,13 +53,12 @@ def task_scores(records: list[Record], metrics: list[str], group_fields: tuple[s
                            "n_errors": sum(r.error is not None for r in records),
                            "n_truncated": sum(r.truncated for r in records), "metrics": {}}
     for name in metrics:
-        values = [r.scores[name] for r in scored]
-        by_length: dict[int, list[float]] = defaultdict(list)
+        by_length: dict[int, list[Record]] = defaultdict(list)
         for r in scored:
             if r.length is not None:
-                by_length[r.length].append(r.scores[name])
-        out["metrics"][name] = {**summarise(values),
-                                "by_length": {str(k): summarise(v) for k, v in sorted(by_length.items())}}
+                by_length[r.length].append(r)
+        out["metrics"][name] = {**summarise_records(scored, name),
+                                "by_length": {str(k): summarise_records(v, name) for k, v in sorted(by_length.items())}}
         groups = _by_group(scored, name, group_fields)
         if groups:
             out["metrics"][name]["by_group"] = groups
@@ -63,17 +66,48 @@ def task_scores(records: list[Record], metrics: list[str], group_fields: tuple[s
     return out
 
 
+def summarise_records(records: list[Record], metric: str) -> dict[str, Any]:
+    """``summarise`` of these scored records' values for ``metric``; for a task-level metric
+    (``harness.metrics.CorpusMetric``) the score is its aggregate over these records instead of their mean."""
+    values = [r.scores[metric] for r in records]
+    aggregate = REGISTRY[metric].aggregate if metric in REGISTRY else None
+    if aggregate is None:
+        return summarise(values)
+    return summarise_corpus(aggregate, values, [r.references for r in records], [r.meta for r in records])
+
+
+def summarise_corpus(aggregate: Aggregate, values: list[float], references: list[list[str]],
+                     metas: list[dict[str, Any]]) -> dict[str, Any]:
+    """A task-level metric's score x100 over these records, its jackknife standard error x100 and n.
+
+    The standard error is the delete-one jackknife's, sqrt((n-1)/n * sum_i (s_-i - mean_i s_-i)^2) with
+    s_-i the aggregate without record i (deterministic, no resampling; None under 2 records), so that
+    ``loomctl gate``'s unpaired test on aggregates has an error to work with. It is an estimate for a
+    non-linear statistic such as F1, not an exact one."""
+    n = len(values)
+    if n == 0:
+        return {"score": None, "stderr": None, "n": 0}
+    value = aggregate(values, references, metas)
+    se = None
+    if n >= 2:
+        loo = [aggregate(values[:i] + values[i + 1:], references[:i] + references[i + 1:], metas[:i] + metas[i + 1:])
+               for i in range(n)]
+        centre = sum(loo) / n
+        se = math.sqrt((n - 1) / n * sum((v - centre) ** 2 for v in loo))
+    return {"score": round(100 * value, 6), "stderr": None if se is None else round(100 * se, 6), "n": n}
+
+
 def _by_group(records: list[Record], metric: str, group_fields: tuple[str, ...]) -> dict[str, Any]:
     """Sub-splits a benchmark scores separately (LongBench-v2 easy/hard, short/medium/long): for each
     declared field, a summary per value found in the records' ``meta``."""
     out: dict[str, Any] = {}
     for name in group_fields:
-        values: dict[str, list[float]] = defaultdict(list)
+        values: dict[str, list[Record]] = defaultdict(list)
         for r in records:
             if r.meta.get(name) is not None:
-                values[str(r.meta[name])].append(r.scores[metric])
+                values[str(r.meta[name])].append(r)
         if values:
-            out[name] = {k: summarise(v) for k, v in sorted(values.items())}
+            out[name] = {k: summarise_records(v, metric) for k, v in sorted(values.items())}
     return out
 
 

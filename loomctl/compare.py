@@ -3,7 +3,10 @@
 Each side is a run directory (effective manifest, records, scores) or a bare ``scores.json``.
 With per-sample records on both sides, samples are matched by id and tested paired: exact McNemar
 for 0/1 scores, a paired bootstrap otherwise. With aggregates only on one side, the test falls back
-to an unpaired normal interval from the two standard errors, and says so.
+to an unpaired normal interval from the two standard errors, and says so. A task whose primary metric is
+task-level (``harness.metrics.CorpusMetric``, e.g. BAMBOO's hallucination F1) is always compared so, from
+its aggregates and their jackknife errors: its records' values are decisions, not scores to pair (and it
+is left out of the suite's paired test).
 
 The suite's average (the mean of its benchmarks, each the sample-weighted mean of its tasks: a weighted
 mean of per-sample scores) is tested beside the tasks, paired and stratified by task: the one-sided p
@@ -33,6 +36,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from harness import api as harness_api  # its names resolve on first use
 from loomcore.errors import InputError
 from loomcore.records import read_records
 from loomcore.rundir import (
@@ -77,9 +81,11 @@ def load_side(path: Path) -> Side:
         per_sample, lengths = {}, {}
         for task, rows in read_records(path).items():
             metric = scores.tasks[task].metric if task in scores.tasks else None
+            lengths[task] = {r.id: r.length for r in rows}
+            if metric in harness_api.CORPUS_METRICS:
+                continue  # a task-level metric: compared by its aggregates (see the module docstring)
             per_sample[task] = {r.id: _sample_score(r, metric, f"{path}/samples/{task}.jsonl: {r.id}")
                                 for r in rows if r.scores and metric}
-            lengths[task] = {r.id: r.length for r in rows}
     return Side(str(path), scores, run.read_optional(MANIFEST), run.read_optional(ENVIRONMENT), per_sample, lengths,
                 run.read_optional(TOLERANCE))
 
@@ -265,9 +271,13 @@ def _task_rows(task: str, golden: Side, new: Side, tol: dict[str, Any]) -> tuple
     paired = (golden.per_sample is not None and new.per_sample is not None
               and task in golden.per_sample and task in new.per_sample)
     if not paired:
-        return (_compare_task(task, None, golden, new, tol, "all"),
-                [_compare_task(task, None, golden, new, tol, bucket)
-                 for bucket in golden.scores.tasks[task].by_length])
+        rows = [_compare_task(task, None, golden, new, tol, bucket)
+                for bucket in ["all", *golden.scores.tasks[task].by_length]]
+        if golden.scores.tasks[task].metric in harness_api.CORPUS_METRICS:
+            for row in rows:
+                row.notes = [n if not n.startswith("unpaired") else
+                             "unpaired: a task-level metric, compared by its aggregates" for n in row.notes]
+        return rows[0], rows[1:]
     ids = sorted(set(golden.per_sample[task]) & set(new.per_sample[task]))
     row = _compare_task(task, ids, golden, new, tol, "all")
     unmatched = len(set(golden.per_sample[task]) ^ set(new.per_sample[task]))

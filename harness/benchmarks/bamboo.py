@@ -14,6 +14,9 @@ Sources, read here:
   summaries as the same lines from 1, options joined by a tab), ``max_new_tokens`` 32, the sort answers
   read as the integers of the output (``postprocess``), tasks named ``<dataset>_<length>``, and its
   README's result table (these nine plus private_eval at 4k).
+- senhallu/abshallu are scored as BAMBOO does, by the F1 of the ``True`` class over the whole task
+  (``bamboo_hallu_f1``, a task-level metric, see ``harness.metrics.bamboo``), x100; their second
+  metric, ``bamboo_hallu_acc``, is the per-sample accuracy of the same yes/no decision.
 - Groups: the dataset's task as the BAMBOO paper names them (question answering, hallucination
   detection, language modeling = speaker prediction, text sorting).
 
@@ -23,9 +26,6 @@ by ``prepare_sample``); the question, hypothesis, options and events are kept wh
 Not matched exactly:
 - private_eval (code completion scored by pass@1 on executing the completed code against
   ``real_all_eval_v3.jsonl.gz``) is left out: it executes model output, which this harness does not do.
-- senhallu/abshallu are scored by the per-sample accuracy of the yes/no decision, not BAMBOO's
-  task-level F1 of the ``True`` class (see ``harness.metrics.bamboo``): the registry has per-sample
-  metrics only.
 - Data: the rows live in the GitHub repository (``datasets/``), not on the Hugging Face hub; no hub
   copy was seen here, so ``repo`` names the GitHub repository and ``revision`` is None: ``loomctl
   pin`` cannot resolve it and a run needs the files given locally (``--data-dir``). Measured in the
@@ -57,13 +57,13 @@ LEVELS = ("4k", "16k")
 MAX_NEW_TOKENS = 32
 QA, HALLU, PRED, SORT = "question answering", "hallucination detection", "speaker prediction", "text sorting"
 
-# dataset, group, metric, fields beyond the answer (ours -> upstream's).
+# dataset, group, metrics (the first is the task's score), fields beyond the answer (ours -> upstream's).
 DATASETS = (
     ("meetingqa", QA, "bamboo_qa_acc", {"context": "content", "question": "question"}),
     ("paperqa", QA, "bamboo_qa_acc", {"context": "content", "question": "question"}),
     ("altqa", QA, "bamboo_altqa_acc", {"context": "content"}),
-    ("senhallu", HALLU, "bamboo_hallu_acc", {"context": "content"}),
-    ("abshallu", HALLU, "bamboo_hallu_acc", {"context": "content"}),
+    ("senhallu", HALLU, ("bamboo_hallu_f1", "bamboo_hallu_acc"), {"context": "content"}),
+    ("abshallu", HALLU, ("bamboo_hallu_f1", "bamboo_hallu_acc"), {"context": "content"}),
     ("meetingpred", PRED, "bamboo_pred_acc", {"context": "content"}),
     ("showspred", PRED, "bamboo_pred_acc", {"context": "content"}),
     ("reportsumsort", SORT, "bamboo_concordance", {"context": "content"}),
@@ -117,18 +117,22 @@ def _list(sample: dict[str, Any], key: str, task: str) -> list[Any]:
     return value
 
 
-def _task(dataset: str, group: str, metric: str, fields: dict[str, str], level: str) -> TaskDef:
+def _metrics(metric: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (metric,) if isinstance(metric, str) else metric
+
+
+def _task(dataset: str, group: str, metric: str | tuple[str, ...], fields: dict[str, str], level: str) -> TaskDef:
     return TaskDef(
         id=task_id(dataset, level),
         dataset={"source": "hub", "repo": REPO, "config": None, "split": "train",
                  "data_files": f"datasets/{dataset}_{level}.jsonl", "revision": REVISION},
-        template=f"bamboo/{dataset}.j2", metrics=(metric,), max_new_tokens=MAX_NEW_TOKENS,
+        template=f"bamboo/{dataset}.j2", metrics=_metrics(metric), max_new_tokens=MAX_NEW_TOKENS,
         fields={**fields, "answers": "answer"}, chat_template=True, samples=None, group=group)
 
 
 BENCHMARK = Benchmark(
     name="bamboo", title="BAMBOO", capability="general",
-    metrics=tuple(sorted({row[2] for row in DATASETS})),
+    metrics=tuple(sorted({m for row in DATASETS for m in _metrics(row[2])})),
     tasks=tuple(_task(*row, level) for row in DATASETS for level in LEVELS),
     length_field=None,
     prepare=prepare_sample,

@@ -19,14 +19,21 @@ original order for the sort sets. Faithful, quirks included:
   reference's ordered pairs (i before j) that the prediction also orders so. A prediction with another
   count of integers than the reference is a format error and scores 0, still counted (upstream adds
   nothing for it but divides by every row).
-- ``bamboo_hallu_acc`` (senhallu, abshallu): the prediction says yes when ``yes`` is in its first three
-  stripped characters, lowercased; the score is whether that equals the reference.
+- ``bamboo_hallu_f1`` (senhallu, abshallu; a task-level metric, ``harness.metrics.CorpusMetric``): the
+  prediction says yes when ``yes`` is in its first three stripped characters, lowercased (each record
+  keeps that decision, 1.0 for yes, as its value); the task's score is the F1 of the ``True`` class over
+  the task's records, as upstream's ``calculate_metrics`` (sklearn ``f1_score(y_true, y_pred)``, binary,
+  positive label True): 2 TP / (2 TP + FP + FN), and 0 when that is 0/0 (no True predicted nor
+  referenced: sklearn's ``zero_division="warn"`` gives 0). Its length buckets and groups are the F1 of
+  their records alone.
+- ``bamboo_hallu_acc``: the per-sample accuracy of the same decision (whether it equals the reference),
+  kept as the hallucination tasks' second metric; BAMBOO does not report it.
 
 Not matched exactly:
-- BAMBOO scores senhallu/abshallu by the F1 of the ``True`` class over the whole task (sklearn
-  ``f1_score``), not a mean over samples; the registry's metrics are per sample (their mean is the task
-  score), so ``bamboo_hallu_acc`` is the per-sample accuracy of the same yes/no decision. Task scores of
-  these two sets are therefore accuracy, not F1.
+- The hallucination F1 is over the task's scored records: a skipped or failed sample has no value and
+  is not counted (upstream has neither); a reference other than ``True`` counts as False, a missing one
+  as False too (upstream always has a boolean). Its standard error is the jackknife's
+  (``harness.scoring.summarise_corpus``); upstream reports none.
 - An empty prediction raises ``IndexError`` in upstream's ``qa_accuracy``; here it scores 0.
 - No reference scores 0 (upstream always has one).
 """
@@ -35,6 +42,9 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
+
+from harness.metrics import CorpusMetric
 
 
 def _first(references: list[str]) -> str | None:
@@ -76,6 +86,20 @@ def bamboo_hallu_acc(prediction: str, references: list[str]) -> float:
     return float(ref is not None and says_yes(prediction) == (ref.strip() == "True"))
 
 
+def hallu_says_yes(prediction: str, references: list[str]) -> float:
+    """The value a record keeps for ``bamboo_hallu_f1``: 1.0 when the prediction says yes."""
+    return float(says_yes(prediction))
+
+
+def hallu_f1(values: list[float], references: list[list[str]], metas: list[dict[str, Any]]) -> float:
+    """F1 of the ``True`` class: predicted True is a value of 1, referenced True a first reference ``True``."""
+    truth = [bool(refs) and refs[0].strip() == "True" for refs in references]
+    tp = sum(v == 1.0 and t for v, t in zip(values, truth))
+    fp = sum(v == 1.0 and not t for v, t in zip(values, truth))
+    fn = sum(v != 1.0 and t for v, t in zip(values, truth))
+    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+
+
 def _pairs(order: list[int]) -> set[tuple[int, int]]:
     return {(order[i], order[j]) for i in range(len(order) - 1) for j in range(i + 1, len(order))}
 
@@ -104,4 +128,8 @@ METRICS = {
     "bamboo_pred_acc": bamboo_pred_acc,
     "bamboo_hallu_acc": bamboo_hallu_acc,
     "bamboo_concordance": bamboo_concordance,
+}
+
+CORPUS_METRICS = {
+    "bamboo_hallu_f1": CorpusMetric(per_sample=hallu_says_yes, aggregate=hallu_f1),
 }
