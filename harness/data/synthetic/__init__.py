@@ -55,6 +55,7 @@ from harness.data.synthetic.counting_stars import (
     counting_stars,
 )
 from harness.data.synthetic.counting_stars_text import counting_stars_text
+from harness.data.synthetic.longhealth import longhealth
 from harness.data.synthetic.niah import GRIDS, niah_grid
 from harness.data.synthetic.niah_essays import (
     FINAL_CONTEXT_LENGTH_BUFFER,
@@ -125,6 +126,9 @@ GENERATORS: dict[str, Generator] = {g.name: g for g in (
         "task": "counting_stars_text", "language": "zh", "variant": "acquisition", "num_needles": 32,
         "num_sizes": 32, "max_context_length": 128000, "size_scale": None, "counts": [], "wrong_counts": [],
         "haystack_path": None, "haystack_sha256": None},
+        filler=False, paths=("haystack_path",)),
+    Generator("longhealth", "1", longhealth, {
+        "task": "task1", "prompt_max_len": 16000, "haystack_path": None, "haystack_sha256": None},
         filler=False, paths=("haystack_path",)),
 )}
 
