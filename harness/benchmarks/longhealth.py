@@ -25,6 +25,8 @@ Not matched exactly:
   evaluated model's tokenizer (as LOOM-Scope: the tokenizer of ``model_path``).
 - LOOM-Scope then cuts the middle of the user prompt at the model's window; here the middle of the
   letters (the question and options stay whole) — with the 16000 packing, only below a 16k window.
+- ``SYSTEM_PROMPT`` is the manifest's ``prompt.system``, sent through the model's chat template; a model
+  without one (the test model tiny-loom) gets the user prompt alone.
 - Decoding follows the run's engine settings (LOOM-Scope passes only ``max_tokens``: its engine's
   default sampling).
 """
