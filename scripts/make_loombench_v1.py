@@ -82,6 +82,8 @@ def task_entry(bench, task) -> dict:
               "chat_template": "tokenizer" if task.chat_template else "none"}
     if task.chat_template:
         prompt["chat_template_sha256"] = None
+    if task.system:
+        prompt["system"] = task.system
     generation = {"max_new_tokens": task.max_new_tokens, **({"stop": list(task.stop)} if task.stop else {})}
     return {"id": task.id, "dataset": dataset, "prompt": prompt, "generation": generation,
             "metrics": list(task.metrics)}

@@ -36,6 +36,7 @@ class TaskDef:
     samples: int | None = None
     group: str | None = None
     notes: str = ""
+    system: str | None = None  # a system message before the prompt (the manifest's ``prompt.system``)
 
 
 @dataclass(frozen=True)

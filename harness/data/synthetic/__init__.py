@@ -58,6 +58,7 @@ from harness.data.synthetic.counting_stars import (
     counting_stars,
 )
 from harness.data.synthetic.counting_stars_text import counting_stars_text
+from harness.data.synthetic.longhealth import longhealth
 from harness.data.synthetic.niah import GRIDS, niah_grid
 from harness.data.synthetic.niah_essays import (
     FINAL_CONTEXT_LENGTH_BUFFER,
@@ -141,6 +142,9 @@ GENERATORS: dict[str, Generator] = {g.name: g for g in (
         "base_seed": 42, "haystack_no": 0, "shift": 0,
         "haystack_path": None, "haystack_sha256": None, "needle_set_path": None, "needle_set_sha256": None},
         filler=False, paths=("haystack_path", "needle_set_path")),
+    Generator("longhealth", "1", longhealth, {
+        "task": "task1", "prompt_max_len": 16000, "haystack_path": None, "haystack_sha256": None},
+        filler=False, paths=("haystack_path",)),
 )}
 
 # Parameters that name a choice, with the values each may take.
