@@ -472,7 +472,7 @@ def open_pins(manifest: Manifest, for_run: bool = False) -> list[str]:
         if isinstance(node, dict):
             for key, value in node.items():
                 if value is None and key in {"sha256", "revision", "weights_sha256", "chat_template_sha256",
-                                             "haystack_sha256"}:
+                                             "haystack_sha256", "needle_set_sha256"}:
                     local = "path" in node and (parts == ["model"] or len(parts) == 2 and parts[0] == "judges")
                     if key == "revision" and local:
                         continue
