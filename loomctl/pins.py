@@ -104,14 +104,20 @@ def compute(manifest: mf.Manifest, model_dir: Path | None = None, data_dir: Path
 def input_pins(manifest: mf.Manifest, tasks: list[mf.ManifestTask]) -> list[Pin]:
     """The hash of each file a generated task reads (``niah_essays``' ``params.haystack_sha256`` of its
     ``haystack_dir``), computed from the files as they are, so the dataset is pinned on them."""
-    pins = []
+    pins, problems = [], []
     for task in tasks:
         if task.dataset.get("source") != "generator":
             continue
-        found = harness_api.generator_input_pins(task.dataset.get("generator"), task.dataset.get("params"),
-                                                 manifest.root)
+        try:
+            found = harness_api.generator_input_pins(task.dataset.get("generator"), task.dataset.get("params"),
+                                                     manifest.root)
+        except InputError as exc:  # every missing or unreadable input named at once, with its task
+            problems += [f"{task.pointer} ({task.id}): {problem}" for problem in exc.problems]
+            continue
         where = _task_location(manifest, task, "dataset") + ("params",)
         pins += [Pin(where + (key,), value) for key, value in sorted(found.items())]
+    if problems:
+        raise InputError(*problems)
     return pins
 
 

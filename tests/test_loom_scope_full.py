@@ -101,3 +101,19 @@ def test_the_ten_benchmarks_beyond_loombench_run_to_a_score_on_the_tiny_model_an
     assert "capability: " in result.stdout
     verify = loomctl("verify", str(out))
     assert verify.returncode == 0, verify.stdout[-2000:] + verify.stderr[-2000:]
+
+
+def test_every_missing_haystack_is_named_at_once_with_its_task(tmp_path):
+    """Without the inputs nobody may commit (Kamradt's essays, NoLiMa's book, LongHealth's patients), the
+    substituted run stops before generating anything, naming each task and field, exit 2."""
+    project = tmp_path / "manifests"
+    shutil.copytree(ROOT / "manifests", project, ignore=shutil.ignore_patterns("models", "haystacks"))
+    shutil.copytree(SHIPPED_MODEL, project / "models" / "tiny-loom")
+    result = loomctl("run", str(project / "loom-scope-full.json"), "--model", str(project / "models" / "tiny-loom"),
+                     "--engine", "transformers", "--fixtures", str(ROOT / "tests" / "data" / "loombench"),
+                     "--limit", "2", "--allow-accelerator-mismatch", "--out", str(tmp_path / "run"))
+    assert result.returncode == 2, result.stderr[-2000:]
+    for task, field in (("niah", "haystack_dir"), ("nolima_needle_set", "haystack_path"),
+                        ("longhealth_task1", "haystack_path"), ("longhealth_task3", "haystack_path")):
+        assert f"({task}): dataset.params.{field}: " in result.stderr, task
+    assert not (tmp_path / "run" / "samples").exists()
