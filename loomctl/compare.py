@@ -249,6 +249,8 @@ def pin_differences(golden: Side, new: Side) -> list[str]:
     for key in ("torch", "transformers", "tokenizers", "cuda", "gpus", "cpu"):
         if key in ge and key in ne and ge[key] != ne[key]:
             out.append(f"environment {key}: {ge[key]} -> {ne[key]}")
+    if isinstance(ge.get("engine"), dict) and isinstance(ne.get("engine"), dict) and ge["engine"] != ne["engine"]:
+        out += [f"environment {d}" for d in _leaf_differences("engine", ge["engine"], ne["engine"])]
     return out
 
 
@@ -260,9 +262,22 @@ def _run_pin_differences(gm: dict[str, Any], nm: dict[str, Any]) -> list[str]:
             out.append(f"model {label}: {gm['model'].get(key)} -> {nm['model'].get(key)}")
     for section in ("engine", "accelerator", "image", "runtime", "limit", "substitutions"):
         if gm.get(section) != nm.get(section):
-            out.append(f"{section}: {json.dumps(gm.get(section), sort_keys=True)} -> "
-                       f"{json.dumps(nm.get(section), sort_keys=True)}")
+            out += _leaf_differences(section, gm.get(section), nm.get(section))
     return out
+
+
+def _leaves(value: Any, at: str) -> dict[str, Any]:
+    """A section's values by dotted path (``engine.args.base_url``); a list or a scalar is one leaf."""
+    if isinstance(value, dict) and value:
+        return {path: leaf for key, item in value.items() for path, leaf in _leaves(item, f"{at}.{key}").items()}
+    return {at: value}
+
+
+def _leaf_differences(at: str, a: Any, b: Any) -> list[str]:
+    """Each leaf of a section that differs, as 'path: golden -> new' (a missing leaf is null)."""
+    la, lb = _leaves(a, at), _leaves(b, at)
+    return [f"{path}: {json.dumps(la.get(path), sort_keys=True)} -> {json.dumps(lb.get(path), sort_keys=True)}"
+            for path in sorted(set(la) | set(lb)) if la.get(path) != lb.get(path)]
 
 
 def _task_rows(task: str, golden: Side, new: Side, tol: dict[str, Any]) -> tuple[Row, list[Row]]:

@@ -104,3 +104,33 @@ def test_llama_cpp_python_server_agrees_with_the_in_process_engine_where_it_can(
         else:  # the server cuts a stop string without naming it: a stop or the end of sequence
             assert e.finish_reason in ("stop", "eos") and g.finish_reason == "stop_or_eos", (e, g)
         assert abs(e.output_tokens - g.output_tokens) <= 1, (e, g)
+
+
+def test_diff_between_the_in_process_run_and_the_server_run_names_the_engine_pins(server, gguf, model_dir, tmp_path):
+    """Two `loomctl run`s of one small lite manifest on SmolLM2, in process and through the server: the second
+    records the server's family, knobs and repeatability, and `loomctl diff` names each engine pin that moved."""
+    import json
+
+    from tests.helpers import copy_project, loomctl, small_manifest
+
+    project = copy_project(tmp_path)
+    manifest = small_manifest(project, model_dir, tasks=("niah_single",), lengths=(256,), per_length=2, batch_size=1)
+    local = tmp_path / "local"
+    result = loomctl("run", str(manifest), "--out", str(local))
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(manifest.read_text())
+    data["engine"] = {"name": "openai", "version": "0.3.36", "args": {
+        "base_url": server, "model": gguf, "server": "llama-cpp-python", "batch_size": 1, "concurrency": 1}}
+    manifest.write_text(json.dumps(data, indent=2))
+    remote = tmp_path / "remote"
+    result = loomctl("run", str(manifest), "--out", str(remote))
+    assert result.returncode == 0, result.stderr[-3000:]
+    env = json.loads((remote / "environment.json").read_text())
+    assert env["repeatability"]["repeatable"] is True and env["engine"]["server_family"] == "llama-cpp-python"
+    diff = loomctl("diff", str(remote), str(local))
+    assert diff.returncode in (0, 1), diff.stderr[-2000:]
+    for pin in ('engine.name: "transformers" -> "openai"', 'engine.version: ',
+                'engine.args.server: null -> "llama-cpp-python"', f'engine.args.base_url: null -> "{server}"',
+                'environment engine.server_family: null -> "llama-cpp-python"',
+                'environment engine.server_version: null -> "\\ud83e\\udd99 llama.cpp Python API 0.3.36"'):
+        assert pin in diff.stdout, (pin, diff.stdout[-3000:])
