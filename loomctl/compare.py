@@ -245,10 +245,14 @@ def pin_differences(golden: Side, new: Side) -> list[str]:
     for task in tasks_from_json(nm.get("tasks"), "new manifest.json/tasks"):
         out += ([f"{task.id}: only in new"] if task.id not in g_tasks
                 else _task_pin_differences(g_tasks[task.id], task))
-    ge, ne = golden.environment or {}, new.environment or {}
-    for key in ("torch", "transformers", "tokenizers", "cuda", "gpus", "cpu"):
-        if key in ge and key in ne and ge[key] != ne[key]:
-            out.append(f"environment {key}: {ge[key]} -> {ne[key]}")
+    return out + _environment_differences(golden.environment or {}, new.environment or {})
+
+
+def _environment_differences(ge: dict[str, Any], ne: dict[str, Any]) -> list[str]:
+    """The libraries, devices and the engine's recorded versions (a server's family and version) that differ."""
+    out = [f"environment {key}: {ge[key]} -> {ne[key]}" for key in ("torch", "transformers", "tokenizers", "cuda",
+                                                                     "gpus", "cpu")
+           if key in ge and key in ne and ge[key] != ne[key]]
     if isinstance(ge.get("engine"), dict) and isinstance(ne.get("engine"), dict) and ge["engine"] != ne["engine"]:
         out += [f"environment {d}" for d in _leaf_differences("engine", ge["engine"], ne["engine"])]
     return out
