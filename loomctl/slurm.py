@@ -130,7 +130,8 @@ def wait(request: RunRequest, count: int, array: str | None, merge: str, log=lam
     jobs = [j for j in (array, merge) if j]
     while True:
         queued = _queued(jobs)
-        finished = {k for k in range(count) if shard_finished(shard_dir(out, k))}
+        # a finished shard stays finished: only the others' record files are read again
+        finished = seen | {k for k in range(count) if k not in seen and shard_finished(shard_dir(out, k))}
         for k in sorted(finished - seen):
             log(f"[slurm] shard {k} finished ({len(finished)}/{count})")
         seen = finished
