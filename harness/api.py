@@ -35,6 +35,7 @@ ENTRY_POINTS = {
     "prompt_budget": "harness.prompts:prompt_budget",
     # scoring (loomctl score, verify)
     "score_sample": "harness.scoring:score_sample",
+    "capability_scores": "harness.scoring:capability_scores",
     "suite_scores": "harness.scoring:suite_scores",
     "score_run": "harness.run:score_run",
     # the judge pass's arguments (loomctl judge)

@@ -1,8 +1,8 @@
 """Scoring: per-sample metrics and their aggregation into ``scores.json``; pure functions of records.
 
 Aggregation is the mean x100 per task (as RULER, LongBench and LOOM-Scope report), per context-length
-bucket, per benchmark (mean of its tasks), per capability (mean of its benchmarks) and for the suite (mean
-of benchmarks, LOOMBench's average). Each mean carries its analytic standard error, sd/sqrt(n) with the n-1 sample
+bucket, per benchmark (mean of its tasks) and for the suite (mean of benchmarks, LOOMBench's average); the
+per-capability means (``capability_scores``) are derived from the benchmarks' where shown. Each mean carries its analytic standard error, sd/sqrt(n) with the n-1 sample
 deviation. Skipped and failed samples are counted and excluded from means, never silently.
 
 A task-level metric (``harness.metrics.CorpusMetric``, e.g. BAMBOO's hallucination F1) is the exception: its task
@@ -158,13 +158,15 @@ def suite_scores(records_by_task: dict[str, list[Record]], tasks: list[TaskSpec]
                if bench_scores else None)
     return Scores.from_json({"schema": SCORES_SCHEMA, "manifest_digest": manifest_digest, "suite": suite.to_json(),
                              "model": model.to_json(), "tasks": per_task, "benchmarks": bench_scores,
-                             "average": average, "capabilities": capability_scores(bench_scores)})
+                             "average": average})
 
 
-def capability_scores(bench_scores: dict[str, dict[str, Any]]) -> dict[str, float]:
-    """LOOM-Scope's per-capability scores: the unweighted mean of each capability's scored benchmarks
-    (``Benchmark.capability``), as its leaderboard groups its columns."""
+def capability_scores(bench_scores: dict[str, float]) -> dict[str, float]:
+    """LOOM-Scope's per-capability scores from benchmark name -> score: the unweighted mean of each
+    capability's scored benchmarks (``Benchmark.capability``), as its leaderboard groups its columns.
+    Derived where shown (the score table), not stored in scores.json: the benchmarks' scores and the
+    tables fix it."""
     by_capability: dict[str, list[float]] = defaultdict(list)
-    for name, bench in bench_scores.items():
-        by_capability[BENCHMARKS[name].capability].append(bench["score"])
+    for name, value in bench_scores.items():
+        by_capability[BENCHMARKS[name].capability].append(value)
     return {cap: round(sum(v) / len(v), 6) for cap, v in sorted(by_capability.items())}

@@ -257,8 +257,6 @@ class Scores:
     - ``benchmarks``: per benchmark with at least one scored task.
     - ``average``: the suite's score, the mean of the benchmarks' (LOOMBench's average); None when no
       benchmark has a score.
-    - ``capabilities``: per LOOM-Scope capability with a scored benchmark, the mean of its benchmarks'
-      scores (absent from runs made before it was written).
     """
 
     schema: str
@@ -268,7 +266,6 @@ class Scores:
     tasks: dict[str, TaskScores]
     benchmarks: dict[str, BenchmarkScores]
     average: float | None
-    capabilities: dict[str, float] | None = None
 
     @classmethod
     def from_json(cls, data: Any, where: str = "scores.json") -> Scores:
@@ -282,16 +279,12 @@ class Scores:
                     for k, v in _object(data.get("tasks"), f"{where}/tasks").items()},
                    {str(k): BenchmarkScores.from_json(v, f"{where}/benchmarks/{k}")
                     for k, v in _object(data.get("benchmarks"), f"{where}/benchmarks").items()},
-                   _percent(data.get("average"), f"{where}/average"),
-                   None if data.get("capabilities") is None else
-                   {str(k): _percent(v, f"{where}/capabilities/{k}")
-                    for k, v in _object(data["capabilities"], f"{where}/capabilities").items()})
+                   _percent(data.get("average"), f"{where}/average"))
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": self.schema, "manifest_digest": self.manifest_digest, "suite": self.suite.to_json(),
                 "model": self.model.to_json(), "tasks": {k: v.to_json() for k, v in self.tasks.items()},
-                "benchmarks": {k: v.to_json() for k, v in self.benchmarks.items()}, "average": self.average,
-                **({"capabilities": self.capabilities} if self.capabilities is not None else {})}
+                "benchmarks": {k: v.to_json() for k, v in self.benchmarks.items()}, "average": self.average}
 
 
 JUDGE_SCORES_SCHEMA = "loomctl.judge_scores/1"

@@ -191,7 +191,9 @@ def _score_table(scores: Scores) -> str:
     lines.append("-" * len(header))
     for name, bench in scores.benchmarks.items():
         lines.append(f"{name:<60}{bench.score:>8.2f}")
-    for capability, value in (scores.capabilities or {}).items():
+    from harness.api import capability_scores
+
+    for capability, value in capability_scores({k: b.score for k, b in scores.benchmarks.items()}).items():
         lines.append(f"{'capability: ' + capability:<60}{value:>8.2f}")
     if scores.average is not None:
         lines.append(f"{'average (mean of benchmarks)':<60}{scores.average:>8.2f}")

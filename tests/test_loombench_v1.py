@@ -53,8 +53,7 @@ def test_full_suite_is_loom_scope_s_22_in_six_capabilities_and_named_while_a_tab
 def test_capability_scores_are_the_mean_of_their_benchmarks():
     from harness.scoring import capability_scores
 
-    scores = capability_scores({"ruler": {"score": 40.0}, "longbench": {"score": 10.0}, "niah": {"score": 90.0},
-                                "babilong": {"score": 33.3333334}})
+    scores = capability_scores({"ruler": 40.0, "longbench": 10.0, "niah": 90.0, "babilong": 33.3333334})
     assert scores == {"general": 25.0, "reasoning": 33.333333, "retrieval": 90.0}
     assert list(scores) == sorted(scores)
 

@@ -85,7 +85,7 @@ def test_a_judged_only_benchmark_is_listed_but_counts_in_no_mean():
     from dataclasses import replace
 
     from harness.benchmarks import BENCHMARKS
-    from harness.scoring import suite_scores
+    from harness.scoring import capability_scores, suite_scores
     from loomcore.specs import ModelRef, Suite
     from loomcore.taskspec import Dataset, Generation, Prompt, TaskSpec, Truncation
 
@@ -103,4 +103,4 @@ def test_a_judged_only_benchmark_is_listed_but_counts_in_no_mean():
                           "0" * 64, Suite("s", "1"), ModelRef("m", "0" * 64))
     assert scores.tasks["longsafety"].score == 100.0
     assert list(scores.benchmarks) == ["ruler"] and scores.average == 50.0
-    assert scores.capabilities == {"general": 50.0}
+    assert capability_scores({k: b.score for k, b in scores.benchmarks.items()}) == {"general": 50.0}
