@@ -62,23 +62,24 @@ def torch_wheels() -> str:
     return os.environ.get("TORCH_WHEELS", default)
 
 
-def compile_host(out: Path, upgrade: tuple[str, ...] = ()) -> None:
-    cmd = [_uv(), "pip", "compile", "--quiet", "pyproject.toml", "locks/host.in", "--extra", "dev",
-           "--override", "locks/overrides.txt", "--generate-hashes", "--python-version", PYTHON_VERSION,
+def _compile(inputs: list[str], out: Path, upgrade: tuple[str, ...] = ()) -> None:
+    """uv pip compile of ``inputs`` (files and options) into ``out``: hashes, CPython 3.11 on linux x86_64, the
+    index as at EXCLUDE_NEWER, ``out``'s own pins as preferences."""
+    cmd = [_uv(), "pip", "compile", "--quiet", *inputs, "--generate-hashes", "--python-version", PYTHON_VERSION,
            "--python-platform", PYTHON_PLATFORM, "--exclude-newer", EXCLUDE_NEWER,
-           "--find-links", torch_wheels(), "--no-emit-package", "loomctl",
            "--custom-compile-command", "make lock", "--output-file", str(out), *upgrade]
     env = {k: v for k, v in os.environ.items() if not k.startswith("UV_")}  # only what is written here counts
     subprocess.run(cmd, cwd=ROOT, check=True, env=env)
 
 
+def compile_host(out: Path, upgrade: tuple[str, ...] = ()) -> None:
+    _compile(["pyproject.toml", "locks/host.in", "--extra", "dev", "--override", "locks/overrides.txt",
+              "--find-links", torch_wheels(), "--no-emit-package", "loomctl"], out, upgrade)
+
+
 def compile_own(name: str, out: Path, upgrade: tuple[str, ...] = ()) -> None:
-    """locks/<name>.in -> ``out``, as the host lock is resolved (same index date, platform and Python)."""
-    cmd = [_uv(), "pip", "compile", "--quiet", f"locks/{name}.in", "--generate-hashes", "--python-version",
-           PYTHON_VERSION, "--python-platform", PYTHON_PLATFORM, "--exclude-newer", EXCLUDE_NEWER,
-           "--custom-compile-command", "make lock", "--output-file", str(out), *upgrade]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UV_")}
-    subprocess.run(cmd, cwd=ROOT, check=True, env=env)
+    """locks/<name>.in -> ``out``, as the host lock is resolved."""
+    _compile([f"locks/{name}.in"], out, upgrade)
 
 
 def host_versions(lock_text: str) -> dict[str, str]:
