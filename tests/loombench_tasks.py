@@ -8,7 +8,7 @@ from harness.benchmarks.base import TaskDef
 from harness.prompts import PromptBuilder, render
 from loomcore.tokenizer import ModelTokenizer
 from tests.conftest import ROOT
-from tests.helpers import load_samples
+from tests.helpers import load_samples, loomctl
 
 CONTEXT_ROOM = 24  # tokens of context the small budget leaves: enough for both ends, far less than a fixture
 _MARK = "\x00CONTEXT\x00"
@@ -50,3 +50,11 @@ def check_cut_prompt(task: TaskDef, sample: dict[str, Any], tok: ModelTokenizer)
     assert 0 < len(kept) < len(context)
     assert kept[0] == context[0] and kept[-1] == context[-1], "middle truncation keeps both ends"
     return text
+
+
+def run_on_fixtures(manifest, project, out, *extra: str):
+    """`loomctl run` of a suite manifest on the tiny model in ``project/models/tiny-loom`` and the committed
+    fixtures, --limit 2 (the README's smoke run); the completed process."""
+    return loomctl("run", str(manifest), "--model", str(project / "models" / "tiny-loom"), "--engine", "transformers",
+                   "--fixtures", str(ROOT / "tests" / "data" / "loombench"), "--limit", "2",
+                   "--allow-accelerator-mismatch", "--out", str(out), *extra)

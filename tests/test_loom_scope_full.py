@@ -13,6 +13,7 @@ from harness.benchmarks import BENCHMARKS, FAMILIES, LOOM_SCOPE, LOOM_SCOPE_FAMI
 from loomcore.hashing import sha256_text
 from tests.conftest import ROOT, SHIPPED_MODEL
 from tests.helpers import loomctl
+from tests.loombench_tasks import run_on_fixtures
 from tests.test_bench_nolima import NEEDLE_SET, book_text
 
 FULL = ROOT / "manifests" / "loom-scope-full.json"
@@ -88,9 +89,7 @@ def test_the_ten_benchmarks_beyond_loombench_run_to_a_score_on_the_tiny_model_an
     path = project / "loom-scope-full.json"
     path.write_text(json.dumps(data, indent=2))
     out = tmp_path / "run"
-    result = loomctl("run", str(path), "--model", str(project / "models" / "tiny-loom"), "--engine", "transformers",
-                     "--fixtures", str(ROOT / "tests" / "data" / "loombench"), "--limit", "2",
-                     "--allow-accelerator-mismatch", "--out", str(out))
+    result = run_on_fixtures(path, project, out)
     assert result.returncode == 0, result.stderr[-3000:]
     scores = json.loads((out / "scores.json").read_text())
     assert set(NEW) <= {t["benchmark"] for t in scores["tasks"].values()}
@@ -109,9 +108,7 @@ def test_every_missing_haystack_is_named_at_once_with_its_task(tmp_path):
     project = tmp_path / "manifests"
     shutil.copytree(ROOT / "manifests", project, ignore=shutil.ignore_patterns("models", "haystacks"))
     shutil.copytree(SHIPPED_MODEL, project / "models" / "tiny-loom")
-    result = loomctl("run", str(project / "loom-scope-full.json"), "--model", str(project / "models" / "tiny-loom"),
-                     "--engine", "transformers", "--fixtures", str(ROOT / "tests" / "data" / "loombench"),
-                     "--limit", "2", "--allow-accelerator-mismatch", "--out", str(tmp_path / "run"))
+    result = run_on_fixtures(project / "loom-scope-full.json", project, tmp_path / "run")
     assert result.returncode == 2, result.stderr[-2000:]
     for task, field in (("niah", "haystack_dir"), ("nolima_needle_set", "haystack_path"),
                         ("longhealth_task1", "haystack_path"), ("longhealth_task3", "haystack_path")):

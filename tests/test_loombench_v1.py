@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import ROOT, SHIPPED_MODEL
 from tests.helpers import loomctl
+from tests.loombench_tasks import run_on_fixtures
 
 V1 = ROOT / "manifests" / "loombench-v1.json"
 # NIAH's haystack, Kamradt's essays: data the user supplies (never committed), beside this checkout or at
@@ -89,9 +90,7 @@ def test_every_benchmark_runs_to_a_score_on_the_tiny_model_and_fixtures(tmp_path
     path = project / "loombench-v1.json"
     path.write_text(json.dumps(data, indent=2))
     out = tmp_path / "run"
-    result = loomctl("run", str(path), "--model", str(project / "models" / "tiny-loom"), "--engine", "transformers",
-                     "--fixtures", str(ROOT / "tests" / "data" / "loombench"), "--limit", "2",
-                     "--allow-accelerator-mismatch", "--out", str(out))
+    result = run_on_fixtures(path, project, out)
     assert result.returncode == 0, result.stderr[-3000:]
     scores = json.loads((out / "scores.json").read_text())
     assert set(scores["benchmarks"]) == {b["name"] for b in data["benchmarks"]}
