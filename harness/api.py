@@ -19,6 +19,7 @@ ENTRY_POINTS = {
     # task-level metrics, whose per-sample values are not scores (loomctl diff does not pair them)
     "CORPUS_METRICS": "harness.metrics:CORPUS_METRIC_NAMES",
     "GENERATORS": "harness.data.synthetic:GENERATORS",
+    "INPUT_PIN_KEYS": "harness.data.synthetic:INPUT_PIN_KEYS",
     "generator_param_problems": "harness.data.synthetic:param_problems",
     "engine_args_problems": "harness.engines:args_problems",
     "ENGINES": "harness.engines:ENGINES",

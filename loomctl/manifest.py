@@ -467,12 +467,12 @@ def open_pins(manifest: Manifest, for_run: bool = False) -> list[str]:
     judge metrics, scored apart from the run, so a run (``for_run``) does not need their pins. A
     model or judge with a local ``path`` needs no hub revision (its weights hash pins it)."""
     found = []
+    pin_keys = {"sha256", "revision", "weights_sha256", "chat_template_sha256", *harness_api.INPUT_PIN_KEYS}
 
     def walk(node: Any, parts: list[str]) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
-                if value is None and key in {"sha256", "revision", "weights_sha256", "chat_template_sha256",
-                                             "haystack_sha256", "needle_set_sha256"}:
+                if value is None and key in pin_keys:
                     local = "path" in node and (parts == ["model"] or len(parts) == 2 and parts[0] == "judges")
                     if key == "revision" and local:
                         continue

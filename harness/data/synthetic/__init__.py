@@ -228,6 +228,8 @@ def _param_problem(key: str, value: Any, default: Any) -> str | None:
 # A path parameter, and the parameter that pins the text it names (``niah_essays.haystack_sha256``).
 _PATH_PINS = {"haystack_dir": "haystack_sha256", "haystack_path": "haystack_sha256",
               "needle_set_path": "needle_set_sha256"}
+# The pins of generator inputs, which `loomctl validate` lists while null.
+INPUT_PIN_KEYS = frozenset(_PATH_PINS.values())
 
 
 def input_pins(name: str, params: JSONValue, root: Path) -> dict[str, str]:
