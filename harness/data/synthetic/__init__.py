@@ -30,9 +30,10 @@ the filler versions: they run offline with no word list and are what the embedde
 
 RULER's own algorithms, call for call on RULER's random streams with wonderwords' word lists, are the
 generators ``ruler_niah_upstream``, ``ruler_vt_upstream``, ``ruler_cwe_upstream`` and ``ruler_fwe_upstream``
-(``.ruler_upstream``): for the noise and needle haystacks, vt, cwe and fwe they give RULER's rows byte for
-byte with the same tokenizer and seed (the seed reaches them as ``params["random_seed"]``); RULER's essay
-haystack is refused (see that module).
+(``.ruler_upstream``): for the noise, needle and essay haystacks, vt, cwe and fwe they give RULER's rows byte
+for byte with the same tokenizer and seed (the seed reaches them as ``params["random_seed"]``); the essay
+haystack reads two pinned inputs the user gives, RULER's ``PaulGrahamEssays.json`` and nltk's punkt_tab
+model folder (``.ruler_essay``).
 
 ``nthread`` (``.nthread``) builds NThread's JSON haystacks of UUID pairs from the seed alone; ``nolima``
 (``.nolima``) places NoLiMa's needles in a pinned book, from a pinned needle set.
@@ -75,6 +76,7 @@ from harness.data.synthetic.ruler import (
     ruler_niah,
     variable_tracking,
 )
+from harness.data.synthetic.ruler_essay import punkt_sha256
 from harness.data.synthetic.ruler_upstream import (
     ruler_cwe_upstream,
     ruler_fwe_upstream,
@@ -87,6 +89,8 @@ from loomcore.taskspec import JSONValue
 _COMMON_LENGTH = {"lengths": [1024, 2048, 4096, 8192], "samples_per_length": 10, "value_digits": 7}
 # RULER's own generators: its lengths count the whole prompt and the answer's tokens_to_generate.
 _UPSTREAM = {"lengths": [4096, 8192, 16384], "samples_per_length": 10, "remove_newline_tab": False}
+# Their essay haystack's pinned inputs (harness.data.synthetic.ruler_essay), read only for haystack "essay".
+_ESSAY_INPUTS = {"essay_path": None, "essay_sha256": None, "punkt_dir": None, "punkt_sha256": None}
 
 GENERATORS: dict[str, Generator] = {g.name: g for g in (
     Generator("niah", "1", niah_grid, {
@@ -111,11 +115,12 @@ GENERATORS: dict[str, Generator] = {g.name: g for g in (
         "num_answers": 3, "style": "lite", "reserve_tokens": 0}),
     Generator("ruler_niah_upstream", "1", ruler_niah_upstream, {
         **_UPSTREAM, "task": "niah_single_1", "haystack": "noise", "key_type": "words", "value_type": "numbers",
-        "num_keys": 1, "num_values": 1, "num_queries": 1, "tokens_to_generate": 128},
-        filler=False, upstream_seed=True),
+        "num_keys": 1, "num_values": 1, "num_queries": 1, "tokens_to_generate": 128, **_ESSAY_INPUTS},
+        filler=False, paths=("essay_path", "punkt_dir"), upstream_seed=True),
     Generator("ruler_vt_upstream", "1", ruler_vt_upstream, {
-        **_UPSTREAM, "task": "vt", "num_chains": 1, "num_hops": 4, "tokens_to_generate": 30},
-        filler=False, upstream_seed=True),
+        **_UPSTREAM, "task": "vt", "haystack": "noise", "num_chains": 1, "num_hops": 4, "tokens_to_generate": 30,
+        **_ESSAY_INPUTS},
+        filler=False, paths=("essay_path", "punkt_dir"), upstream_seed=True),
     Generator("ruler_cwe_upstream", "1", ruler_cwe_upstream, {
         **_UPSTREAM, "task": "cwe", "num_common": 10, "common_freq": 30, "uncommon_freq": 3, "num_fewshot": 1,
         "tokens_to_generate": 120},
@@ -227,7 +232,10 @@ def _param_problem(key: str, value: Any, default: Any) -> str | None:
 
 # A path parameter, and the parameter that pins the text it names (``niah_essays.haystack_sha256``).
 _PATH_PINS = {"haystack_dir": "haystack_sha256", "haystack_path": "haystack_sha256",
-              "needle_set_path": "needle_set_sha256"}
+              "needle_set_path": "needle_set_sha256", "essay_path": "essay_sha256", "punkt_dir": "punkt_sha256"}
+# How a path parameter's pin is computed, where it is not the sha256 of its text (``haystack_sha256``): a
+# punkt model folder is pinned on the model nltk reads from it (``ruler_essay.punkt_sha256``).
+_PIN_HASHES = {"punkt_dir": punkt_sha256}
 # The pins of generator inputs, which `loomctl validate` lists while null.
 INPUT_PIN_KEYS = frozenset(_PATH_PINS.values())
 
@@ -239,7 +247,7 @@ def input_pins(name: str, params: JSONValue, root: Path) -> dict[str, str]:
     gen = GENERATORS.get(name)
     if gen is None or not isinstance(params, dict):
         return {}
-    return {_PATH_PINS[key]: haystack_sha256(resolve_haystack_dir(params[key], root, key), key)
+    return {_PATH_PINS[key]: _PIN_HASHES.get(key, haystack_sha256)(resolve_haystack_dir(params[key], root, key), key)
             for key in gen.paths if isinstance(params.get(key), str)}
 
 

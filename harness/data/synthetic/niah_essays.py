@@ -122,17 +122,22 @@ def pinned_haystack(params: dict[str, Any]) -> str:
     return checked_pin(read_haystack(folder), params["haystack_sha256"], f"the essays in {folder}")
 
 
-def checked_pin(text: str, pinned: str | None, what: str) -> str:
-    """``text`` if it hashes to ``pinned`` (``dataset.params.haystack_sha256``); an open or different pin
-    is refused naming that field (``what`` names the haystack), never replaced by another text."""
-    actual = sha256_text(text)
-    if not pinned:
-        raise InputError(f"dataset.params.haystack_sha256: open pin — {what} hash to {actual}; check it is the "
-                         "intended haystack, then write that value (or run `loomctl pin`)")
-    if pinned != actual:
-        raise InputError(f"dataset.params.haystack_sha256: pinned {pinned} but {what} hash to {actual} — "
-                         "restore the pinned haystack, or re-pin if the new one is intended")
+def checked_pin(text: str, pinned: str | None, what: str, field: str = "haystack_sha256") -> str:
+    """``text`` if it hashes to ``pinned`` (``dataset.params.haystack_sha256``, or the pin ``field``); an open
+    or different pin is refused naming that field (``what`` names the haystack), never replaced by another
+    text."""
+    check_pin(sha256_text(text), pinned, what, field)
     return text
+
+
+def check_pin(actual: str, pinned: str | None, what: str, field: str) -> None:
+    """Refuses an open pin ``dataset.params.FIELD`` or one other than ``actual``, the hash of ``what``."""
+    if not pinned:
+        raise InputError(f"dataset.params.{field}: open pin — {what} hash to {actual}; check it is the "
+                         "intended input, then write that value (or run `loomctl pin`)")
+    if pinned != actual:
+        raise InputError(f"dataset.params.{field}: pinned {pinned} but {what} hash to {actual} — "
+                         "restore the pinned input, or re-pin if the new one is intended")
 
 
 # transformers 4's PreTrainedTokenizerBase.clean_up_tokenization: these spaces are dropped, in this order.

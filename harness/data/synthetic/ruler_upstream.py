@@ -11,14 +11,19 @@ here in the same order, those of its haystack-size searches included, so the str
 
 - niah: keys and values as words (a random choice of wonderwords' sorted adjective-noun pairs, taken by
   index from the adjective and noun lists instead of building the 6.2M strings), 7-digit numbers or uuids;
-  the needles shuffled by ``random.Random(seed)``; the ``noise`` haystack (RULER's sentence repeated) or
+  the needles shuffled by ``random.Random(seed)``; the ``noise`` haystack (RULER's sentence repeated),
   the ``needle`` one (a distractor needle per line, under keys and values drawn afresh, which may repeat
-  a real key as RULER's may); the number of haystack lines searched as RULER searches it (an estimate
-  from 25 lines, 5 below 4096 tokens, then a binary search on the whole prompt plus
-  ``tokens_to_generate``); a sample that does not fit is drawn again with fewer lines.
+  a real key as RULER's may) or the ``essay`` one (words of RULER's essays cut into sentences by nltk's
+  punkt, the needles between sentences at depths drawn from RULER's 40: ``.ruler_essay``); the haystack
+  size searched as RULER searches it (an estimate from 25 lines, 5 below 4096 tokens, 500 essay words,
+  then a binary search on the whole prompt plus ``tokens_to_generate``); a sample that does not fit is
+  drawn again with a haystack one step smaller.
 - vt: the one-shot example built first as RULER builds it (3-letter names, value 12345, whole prompt in
   500 tokens), then each sample's names and value redrawn in the example's text
-  (``randomize_icl``: plain text replacement) and the example put before the prompt.
+  (``randomize_icl``: plain text replacement) and the example put before the prompt. Over the ``noise``
+  haystack (RULER's default) or its ``essay`` option (the chains' lines interleaved by RULER's
+  ``shuffle_sublists_heap``, then placed as niah's needles; steps of 50 words for the example, 500 for
+  the samples).
 - cwe: wonderwords' nouns, adjectives and verbs, sorted and shuffled by ``random.Random(seed)``; RULER's two
   regimes (below 4096 tokens: 6 and 1 repeats, a 20-word example; else the task's frequencies and a
   40-word example); the word count searched from an estimate on 4096 words.
@@ -34,14 +39,24 @@ the row RULER writes. ``length`` is the requested length, ``context_tokens`` the
 
 Inputs: wonderwords' ``nounlist.txt``, ``adjectivelist.txt`` and ``verblist.txt`` as wonderwords 3.0.1
 ships them (the ``ruler`` extra), pinned by sha256 (``WORD_LISTS``); other lists are refused. RULER's
-requirements leave wonderwords unpinned, so RULER itself draws other words with another version.
+requirements leave wonderwords unpinned, so RULER itself draws other words with another version. The
+essay haystack's two inputs are the user's, pinned in the manifest as ``niah_essays``' haystack is
+(``essay_path`` + ``essay_sha256``: RULER's ``json/PaulGrahamEssays.json``; ``punkt_dir`` +
+``punkt_sha256``: nltk's ``punkt_tab/english`` model folder; ``loomctl pin`` fills both pins, a missing or
+different one is refused naming it), and its sentences are nltk 3.10.4's (the ``ruler`` extra; another
+nltk is refused). See ``.ruler_essay``.
 
 What still differs from RULER, or is not offered:
-- The ``essay`` haystack (niah_single_2/3, niah_multikey_1, niah_multivalue, niah_multiquery and vt's
-  essay option) is refused: RULER's ``json/PaulGrahamEssays.json`` is made by its download script from
-  paulgraham.com pages and a GitHub archive (not reproducible offline, not pinned by RULER), and it
-  splits sentences with nltk's punkt model, data that is downloaded by ``nltk.download`` and is on no
-  package index. The filler generators of ``.ruler`` remain the offline ones for those tasks.
+- The essay haystack is as reproducible as its file: RULER's ``PaulGrahamEssays.json`` is written by its
+  download script from the LLMTest_NeedleInAHaystack essays and then paulgraham.com pages as they are
+  that day (RULER pins neither), so two RULER installs may hold other texts; rows are RULER's for the
+  pinned file. The proof ran on a stand-in holding the 49 repository essays only (at
+  LLMTest_NeedleInAHaystack 7b90d28; RULER's file starts with them, downloaded from that repository's
+  main branch). A cell reads only the first words of the haystack, those its search probes included, so
+  one whose sizes stay within those essays' 111,876 words should give the same rows from the full file
+  if the essays are unchanged there; that is inferred, not checked. RULER's nltk is unpinned: its punkt
+  code has changed across nltk releases, and another release may cut sentences elsewhere.
+- More needles than RULER's 40 depths on the essay haystack (RULER's ``random.sample`` fails): refused.
 - cwe at a length that holds more than 8166 of its words (RULER's search then asks for more words than
   wonderwords has, and samples them from ``json/english_words.json``, a Git LFS file absent from RULER's
   repository snapshot): refused here.
@@ -63,6 +78,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import heapq
 import random
 import string
 from collections.abc import Callable, Sequence
@@ -72,6 +88,7 @@ from typing import Any
 
 from harness.data.synthetic.common import Sample, TokenCounter, _sample_id
 from harness.data.synthetic.ruler import _RULER_NEEDLE, _RULER_NOISE, _RULER_VALUES, _numbered
+from harness.data.synthetic.ruler_essay import essay_haystack
 from loomcore.errors import InputError
 
 # RULER's task templates (constants.py ``template`` + ``answer_prefix``, joined as prepare.py joins them
@@ -287,6 +304,19 @@ def _niah_prompt(p: dict[str, Any], streams: _Streams, num_haystack: int) -> tup
             values[-1].append(_niah_value(streams, kind_v))
             needles.append(_RULER_NEEDLE.format(type_needle_v=kind_v, key=keys[-1], value=values[-1][-1]))
     streams.shuffled(needles)
+    context = _niah_context(p, streams, num_haystack, needles)
+    queried = streams.py.sample(range(num_keys), p["num_queries"])
+    names = [keys[i] for i in queried]
+    query = ", ".join(names[:-1]) + ", and " + names[-1] if len(names) > 1 else names[0]
+    template, kind = _niah_template(p)
+    return template.format(type_needle_v=kind, context=context, query=query), [v for i in queried for v in values[i]]
+
+
+def _niah_context(p: dict[str, Any], streams: _Streams, num_haystack: int, needles: list[str]) -> str:
+    """The haystack of ``num_haystack`` (words of the essay, or lines) with the needles in it."""
+    if p["haystack"] == "essay":
+        return p["_essay"].with_needles(streams.py, num_haystack, needles, repeat=True)
+    kind_k, kind_v = p["key_type"], p["value_type"]
     if p["haystack"] == "noise":
         lines = [_RULER_NOISE] * num_haystack
     else:
@@ -294,17 +324,12 @@ def _niah_prompt(p: dict[str, Any], streams: _Streams, num_haystack: int) -> tup
                                 value=_niah_value(streams, kind_v)) for _ in range(num_haystack)]
     for position, text in zip(sorted(streams.py.sample(range(num_haystack), len(needles)), reverse=True), needles):
         lines.insert(position, text)
-    queried = streams.py.sample(range(num_keys), p["num_queries"])
-    names = [keys[i] for i in queried]
-    query = ", ".join(names[:-1]) + ", and " + names[-1] if len(names) > 1 else names[0]
-    template, kind = _niah_template(p)
-    return template.format(type_needle_v=kind, context="\n".join(lines), query=query), \
-        [v for i in queried for v in values[i]]
+    return "\n".join(lines)
 
 
 def _niah_length(p: dict[str, Any], streams: _Streams, tok: TokenCounter, length: int) -> list[Sample]:
     """niah.py's ``generate_samples`` for one ``max_seq_length``."""
-    step = 5 if length < 4096 else 25
+    step = 500 if p["haystack"] == "essay" else 5 if length < 4096 else 25
     budget = length - p["tokens_to_generate"]
     per_line = _count(tok, _niah_prompt(p, streams, step)[0]) / step
     size = _largest_fitting(lambda n: _count(tok, _niah_prompt(p, streams, n)[0]), step,
@@ -329,18 +354,16 @@ def _niah_length(p: dict[str, Any], streams: _Streams, tok: TokenCounter, length
     return samples
 
 
-def _check_niah(p: dict[str, Any]) -> None:
-    if p["haystack"] == "essay":
-        raise InputError("dataset.params.haystack: 'essay' is RULER's PaulGrahamEssays.json cut into sentences by "
-                         "nltk's punkt, neither of which can be pinned here — use 'noise' or 'needle', or the "
-                         "ruler_niah generator's filler essay haystack")
+def _with_essay(p: dict[str, Any], needles: int, counted_by: str) -> dict[str, Any]:
+    """``p`` with ``_essay``: the pinned essay haystack (``.ruler_essay``) if ``haystack`` is ``essay``."""
+    return {**p, "_essay": essay_haystack(p, needles, counted_by) if p["haystack"] == "essay" else None}
 
 
 def ruler_niah_upstream(params: dict[str, Any], rng: random.Random, tok: TokenCounter) -> list[Sample]:
-    """RULER's niah.py over the ``noise`` or ``needle`` haystack (see the module docstring); ``rng`` is not
-    used, RULER's streams are seeded with the manifest's seed."""
-    _check_niah(params)
-    return _per_length(params, _niah_length, tok)
+    """RULER's niah.py over the ``noise``, ``needle`` or pinned ``essay`` haystack (see the module
+    docstring); ``rng`` is not used, RULER's streams are seeded with the manifest's seed."""
+    needles = max(params["num_keys"], params["num_queries"]) * params["num_values"]
+    return _per_length(_with_essay(params, needles, "num_keys x num_values"), _niah_length, tok)
 
 
 # --- variable tracking ---------------------------------------------------------------------------------------
@@ -366,15 +389,34 @@ def _vt_chains(streams: _Streams, num_chains: int, num_hops: int, icl: bool) -> 
     return groups, chains
 
 
+def _heap_shuffled(streams: _Streams, chains: list[list[str]]) -> list[str]:
+    """``shuffle_sublists_heap``: the chains' lines interleaved by random priorities, each chain in order."""
+    heap: list[tuple[float, int, int]] = []
+    for i in range(len(chains)):
+        heapq.heappush(heap, (streams.py.random(), i, 0))
+    lines = []
+    while heap:
+        _, chain, line = heapq.heappop(heap)
+        lines.append(chains[chain][line])
+        if line + 1 < len(chains[chain]):
+            heapq.heappush(heap, (streams.py.random(), chain, line + 1))
+    return lines
+
+
 def _vt_prompt(p: dict[str, Any], streams: _Streams, num_noises: int, icl: bool) -> tuple[str, list[str]]:
-    """variable_tracking.py's ``generate_input_output`` on the noise haystack."""
+    """variable_tracking.py's ``generate_input_output`` on the noise or the essay haystack."""
     groups, chains = _vt_chains(streams, p["num_chains"], p["num_hops"], icl)
     value = chains[0][0].split("=")[-1].strip()
-    lines = [_RULER_NOISE] * num_noises
-    for chain in chains:
-        for offset, position in enumerate(sorted(streams.py.sample(range(len(lines)), len(chain)))):
-            lines.insert(position + offset, chain[offset])
-    context = "\n".join(lines).replace(". \n", ".\n")
+    if p["_essay"] is not None:
+        lines = [line.strip() + "." for line in _heap_shuffled(streams, chains)]
+        context = p["_essay"].with_needles(streams.py, num_noises, lines, repeat=False)
+    else:
+        noise = [_RULER_NOISE] * num_noises
+        for chain in chains:
+            for offset, position in enumerate(sorted(streams.py.sample(range(len(noise)), len(chain)))):
+                noise.insert(position + offset, chain[offset])
+        context = "\n".join(noise)
+    context = context.replace(". \n", ".\n")
     return "".join(_TEMPLATES["vt"]).format(context=context, query=value, num_v=p["num_hops"] + 1), groups[0]
 
 
@@ -389,7 +431,10 @@ def _vt_run(p: dict[str, Any], streams: _Streams, tok: TokenCounter, length: int
             example: str | None) -> list[tuple[str, list[str], int]]:
     """``sys_vartrack_w_noise_random``: the example's run (``example`` None, 500 tokens) or the samples'."""
     new_tokens = p["tokens_to_generate"] if example is not None else 0
-    step = 5 if example is None or p["main_length"] < 4096 else 10
+    if p["_essay"] is not None:
+        step = 50 if example is None else 500
+    else:
+        step = 5 if example is None or p["main_length"] < 4096 else 10
     example_tokens = _count(tok, example) if example is not None else 0
     icl = example is None
 
@@ -423,9 +468,13 @@ def _vt_length(p: dict[str, Any], streams: _Streams, tok: TokenCounter, length: 
 
 
 def ruler_vt_upstream(params: dict[str, Any], rng: random.Random, tok: TokenCounter) -> list[Sample]:
-    """RULER's variable_tracking.py over the noise haystack with its one-shot example (see the module
-    docstring); ``rng`` is not used."""
-    return _per_length(params, _vt_length, tok)
+    """RULER's variable_tracking.py over the noise or the pinned essay haystack with its one-shot example
+    (see the module docstring); ``rng`` is not used."""
+    if params["haystack"] == "needle":
+        raise InputError("dataset.params.haystack: RULER's variable tracking has no 'needle' haystack — use "
+                         "'noise' or 'essay'")
+    needles = (params["num_hops"] + 1) * params["num_chains"]
+    return _per_length(_with_essay(params, needles, "num_chains x (num_hops + 1)"), _vt_length, tok)
 
 
 # --- common words extraction ---------------------------------------------------------------------------------
