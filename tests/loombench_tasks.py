@@ -52,9 +52,9 @@ def check_cut_prompt(task: TaskDef, sample: dict[str, Any], tok: ModelTokenizer)
     return text
 
 
-def run_on_fixtures(manifest, project, out, *extra: str):
+def run_on_fixtures(manifest, project, out, *extra: str, fixtures: Path | None = None):
     """`loomctl run` of a suite manifest on the tiny model in ``project/models/tiny-loom`` and the committed
-    fixtures, --limit 2 (the README's smoke run); the completed process."""
+    fixtures (or ``fixtures``), --limit 2 (the README's smoke run); the completed process."""
     return loomctl("run", str(manifest), "--model", str(project / "models" / "tiny-loom"), "--engine", "transformers",
-                   "--fixtures", str(ROOT / "tests" / "data" / "loombench"), "--limit", "2",
+                   "--fixtures", str(fixtures or ROOT / "tests" / "data" / "loombench"), "--limit", "2",
                    "--allow-accelerator-mismatch", "--out", str(out), *extra)

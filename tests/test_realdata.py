@@ -106,12 +106,12 @@ def test_leval_in_its_upstream_layout_is_one_sample_per_question(task_id):
     assert len(samples) == len(upstream["instructions"])
     assert [s["id"] for s in samples] == [f"000000-{k:02d}" for k in range(len(samples))]
     assert [s["question"] for s in samples] == upstream["instructions"]
-    assert [s["answers"] for s in samples] == [[a] for a in upstream["outputs"]]
+    assert [s["answers"] for s in samples] == upstream["outputs"]  # one string each, as LOOMBench's rows
     assert all(isinstance(s["context"], str) for s in samples)
     # LOOMBench's copy (one question per row, strings) loads as it always did
     flat = load_samples(dataset, REALDATA / "fixtures", no_tokenizer)
     assert all(isinstance(s["question"], str) and not s["id"].count("-") for s in flat)
-    gibberish = [score(task.metrics[0], "zzzz qqqq", s["answers"], s) for s in samples]
+    gibberish = [score(task.metrics[0], "zzzz qqqq", [s["answers"]], s) for s in samples]  # one reference, as run
     assert sum(gibberish) < len(samples)
 
 
@@ -126,3 +126,41 @@ def test_a_list_where_text_is_expected_is_refused_naming_the_field(tmp_path):
     message = caught.value.problems[0]
     assert message.startswith("leval_coursera/dataset.fields.question: the data's 'instructions' is a list, not text")
     assert "leval_coursera.jsonl" in message
+
+
+def _real_task_ids(layer: Path) -> set[str]:
+    return {path.stem for path in layer.glob("*/*.jsonl")}
+
+
+@pytest.mark.parametrize("layer", ["fixtures", "fixtures-upstream-format"])
+def test_the_v1_smoke_run_over_the_real_rows_scores_every_real_task(tmp_path, layer):
+    """The README's v1 smoke run (tiny model, --limit 2) with the real upstream rows laid over the committed
+    fixtures, cut to the tasks that have real rows: exit 0, and every real task's samples are scored (none
+    skipped, none failed) — in LOOMBench's row layout, and LEval's in its own upstream layout. Answers are
+    capped at 16 new tokens (the tiny model does not stop on these prompts; the run tests loading and scoring)."""
+    from tests.helpers import copy_project
+    from tests.loombench_tasks import run_on_fixtures
+
+    real = _real_task_ids(REALDATA / layer)
+    project = copy_project(tmp_path)
+    shutil.copytree(ROOT / "manifests" / "models" / "tiny-loom", project / "models" / "tiny-loom")
+    fixtures = tmp_path / "fixtures"
+    shutil.copytree(ROOT / "tests" / "data" / "loombench", fixtures)
+    shutil.copytree(REALDATA / layer, fixtures, dirs_exist_ok=True)
+    data = json.loads((project / "loombench-v1.json").read_text())
+    for bench in data["benchmarks"]:
+        bench["tasks"] = [t for t in bench["tasks"] if t["id"] in real]
+        for task in bench["tasks"]:
+            task["generation"]["max_new_tokens"] = 16
+    data["benchmarks"] = [b for b in data["benchmarks"] if b["tasks"]]
+    assert {t["id"] for b in data["benchmarks"] for t in b["tasks"]} == real  # every real file is a v1 task
+    (project / "v1-real.json").write_text(json.dumps(data, indent=2))
+    out = tmp_path / "run"
+    result = run_on_fixtures(project / "v1-real.json", project, out, fixtures=fixtures)
+    assert result.returncode == 0, result.stderr[-3000:]
+    scores = json.loads((out / "scores.json").read_text())
+    for task_id in sorted(real):
+        records = [json.loads(line) for line in (out / "samples" / f"{task_id}.jsonl").read_text().splitlines()]
+        assert 1 <= len(records) <= 2, task_id  # leval_gsm100's real file holds one row
+        assert all(r["scores"] and r["error"] is None and not r["skipped"] for r in records), task_id
+    assert all(task["score"] is not None for task in scores["tasks"].values()), scores["tasks"]

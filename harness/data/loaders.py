@@ -31,7 +31,9 @@ TEXT_FIELDS = ("context", "input", "question", "query", "instruction")
 def _expand(rows: list[dict[str, Any]], mapping: dict[str, str]) -> list[tuple[int, str | None, dict[str, Any]]]:
     """Rows in an upstream layout of one document with parallel lists of questions and answers
     (LEval's ``instructions`` / ``outputs``) become one row per question, the k-th question with the
-    k-th answer, id suffix ``-kk`` (stable); other rows stay as they are. Entries are (the source row's
+    k-th answer as it stands in the list (a string, as LOOMBench's one-question rows give it, so a template
+    that reads the answer — LEval's "around N words" — renders alike), id suffix ``-kk`` (stable); other
+    rows stay as they are. Entries are (the source row's
     position, the id suffix or None, the row)."""
     answers = mapping.get("answers")
     out: list[tuple[int, str | None, dict[str, Any]]] = []
@@ -40,7 +42,7 @@ def _expand(rows: list[dict[str, Any]], mapping: dict[str, str]) -> list[tuple[i
                  if ours in TEXT_FIELDS and isinstance(row.get(theirs), list)]
         if len(lists) == 1 and answers and isinstance(row.get(answers), list) \
                 and len(row[answers]) == len(row[lists[0]]) and all(isinstance(q, str) for q in row[lists[0]]):
-            out += [(position, f"{k:02d}", {**row, lists[0]: question, answers: [row[answers][k]]})
+            out += [(position, f"{k:02d}", {**row, lists[0]: question, answers: row[answers][k]})
                     for k, question in enumerate(row[lists[0]])]
         else:
             out.append((position, None, row))
