@@ -55,8 +55,10 @@ bench: install
 bench-accel: install
 	$(VPY) -m loomctl.perf accel
 
+# Two stages (about 135 minutes on 2 cores): NIAH needles from scratch, then every lite task.
 train-tiny-model: install
-	$(VPY) scripts/train_tiny_model.py --out manifests/models/tiny-loom --steps-scale 0.75
+	$(VPY) scripts/train_tiny_model.py --out runs/tiny-loom-base --steps-scale 0.75
+	$(VPY) scripts/train_tiny_model.py --init-from runs/tiny-loom-base --out manifests/models/tiny-loom --mix lite
 
 # A screenshot of the HTML report of the demo run, for people to look at (needs Debian's chromium).
 report-shot: demo

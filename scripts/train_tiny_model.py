@@ -1,13 +1,17 @@
 """Train the embedded default model: a tiny Llama-architecture LM that retrieves needles on CPU.
 
-    python scripts/train_tiny_model.py --out models/tiny-loom [--steps-scale 1.0]
+    python scripts/train_tiny_model.py --out runs/tiny-loom-base --steps-scale 0.75
+    python scripts/train_tiny_model.py --init-from runs/tiny-loom-base --out manifests/models/tiny-loom --mix lite
 
-Reproducible: fixed seeds, single-process torch with 2 threads, a length curriculum. The tokenizer
-is a byte-level BPE with one token per digit, trained here on generated text. Training text is the
-NIAH prompt of ``manifests/templates/niah.j2`` around a filler haystack (``harness.data.haystack``)
-with one target needle and 0-3 distractor needles at random depths; the loss weighs answer tokens 1.0
-and the rest 0.2. Training seeds are drawn from a namespace ("train:") that the evaluation
-generators never use. Measured figures are written to the model card by ``--card``.
+(``make train-tiny-model`` runs both.) Reproducible: fixed seeds, single-process torch with 2 threads, a
+length curriculum. The tokenizer is a byte-level BPE with one token per digit, trained here on generated
+text. Stage one (``--mix niah``): the NIAH prompt of ``manifests/templates/niah.j2`` around a filler
+haystack (``harness.data.haystack``) with one target needle and 0-3 distractor needles at random depths.
+Stage two (``--mix lite``) continues it on every LOOMBench-lite task, each made by the task's own
+generator with a training seed (``TRAIN_SEED_BASE`` and up, far from any seed a manifest pins) and
+rendered with the task's template, the key-matching tasks weighed double (``LITE_WEIGHTS``). The loss
+weighs answer tokens 1.0 and the rest 0.2. ``scripts/model_card.py`` writes the card from the training
+log and the golden scores.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ EOS = "<|endoftext|>"
 # (sequence length, batch size, steps): the recipe of shared/TINY_MODEL.md, which reached
 # 100 % passkey retrieval up to 2k tokens in about 30 minutes on 2 cores.
 CURRICULUM = [(128, 32, 800), (256, 16, 4000), (512, 8, 2000), (1024, 4, 2000), (2048, 4, 1200)]
+# The lite mix, continuing the NIAH-trained model (context length of the generators: the prompt adds
+# its template and the reply, ~60-200 tokens).
+MIX_CURRICULUM = [(512, 16, 800), (1024, 8, 2000), (2048, 4, 1500)]
 
 
 def build_tokenizer(out: Path, vocab_size: int = 1024):
@@ -107,7 +114,83 @@ class Batches:
         return (torch.tensor([r[0] for r in rows]), torch.tensor([r[1] for r in rows]))
 
 
-def train(out: Path, steps_scale: float, init_from: Path | None = None, stages: list[int] | None = None) -> None:
+# The lite mix: (task, weight). Every task of LOOMBench-lite, made by the task's own generator and
+# rendered with its own template, so the model meets each prompt as the evaluation gives it; the key
+# matching tasks (multi-key, multi-value, multi-query, variable tracking, counting) weigh double.
+LITE_WEIGHTS = {"niah": 1.0, "niah_single": 1.0, "niah_multikey": 2.0, "niah_multivalue": 2.0,
+                "niah_multiquery": 2.0, "vt": 2.0, "cwe": 1.5, "fwe": 1.5, "counting_stars": 1.5}
+# Training seeds: far above every seed a manifest of this repository pins (1-21), so no evaluation
+# sample is ever trained on; the k-th batch of a run uses seed TRAIN_SEED_BASE + k.
+TRAIN_SEED_BASE = 10_000_000
+
+
+def _lite_tasks() -> list[tuple[str, dict, str]]:
+    manifest = json.loads((ROOT / "manifests/loombench-lite.json").read_text())
+    tasks = []
+    for bench in manifest["benchmarks"]:
+        for task in bench["tasks"]:
+            dataset = task["dataset"]
+            name = dataset["params"].get("task", dataset["generator"])
+            template = (ROOT / "manifests" / task["prompt"]["template_file"]).read_text()
+            tasks.append((name, dataset, template))
+    return tasks
+
+
+def answer_text(sample: dict) -> str:
+    """The target reply: the answers joined by ', ' in the order their first mention has in the
+    context (the order a reader meets them), whatever order the references list."""
+    context = str(sample["context"])
+    answers = sorted(sample["answers"], key=lambda a: (context.find(a) if context.find(a) >= 0 else len(context)))
+    return " " + ", ".join(answers)
+
+
+class LiteMix:
+    """Training batches of the lite tasks: each batch is one task at one context length, drawn by
+    ``LITE_WEIGHTS``, from the task's generator with a training seed; loss weight 1.0 on the reply
+    and its end-of-text, 0.2 on the prompt, 0 on padding."""
+
+    def __init__(self, tok, seed: str, tokenizer_dir: Path):
+        from loomcore.tokenizer import ModelTokenizer
+
+        self.rng = random.Random(seed)
+        self.counter = ModelTokenizer(tokenizer_dir)
+        self.tasks = _lite_tasks()
+        self.weights = [LITE_WEIGHTS[name] for name, _, _ in self.tasks]
+        self.eos = tok.convert_tokens_to_ids(EOS)
+        self.k = 0
+
+    def _samples(self, length: int, size: int) -> tuple[str, list[dict], str]:
+        from harness.data import synthetic
+
+        name, dataset, template = self.rng.choices(self.tasks, weights=self.weights)[0]
+        params = dict(dataset["params"])
+        if dataset["generator"] == "niah":
+            params.update(lengths=[length], depths=[round(self.rng.random(), 3) for _ in range(size)],
+                          samples_per_cell=1)
+        else:
+            params.update(lengths=[length], samples_per_length=size)
+        self.k += 1
+        rows = synthetic.generate(dataset["generator"], dataset["generator_version"], TRAIN_SEED_BASE + self.k,
+                                  params, self.counter)
+        return name, rows[:size], template
+
+    def batch(self, length: int, size: int):
+        from harness.prompts import render
+
+        _, rows, template = self._samples(length, size)
+        seqs = []
+        for row in rows:
+            prompt = self.counter.encode(render(template, row))
+            answer = self.counter.encode(answer_text(row)) + [self.eos]
+            seqs.append((prompt + answer, [0.2] * len(prompt) + [1.0] * len(answer)))
+        width = max(len(ids) for ids, _ in seqs)
+        ids = [i + [self.eos] * (width - len(i)) for i, _ in seqs]
+        weights = [w + [0.0] * (width - len(w)) for _, w in seqs]
+        return torch.tensor(ids), torch.tensor(weights)
+
+
+def train(out: Path, steps_scale: float, init_from: Path | None = None, stages: list[int] | None = None,
+          mix: str = "niah", checkpoint_every: int = 0) -> None:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
@@ -129,7 +212,8 @@ def train(out: Path, steps_scale: float, init_from: Path | None = None, stages: 
         pad_token_id=tok.pad_token_id, bos_token_id=None)
     model = model or LlamaForCausalLM(config)
     params = sum(p.numel() for p in model.parameters())
-    plan = [(n, b, max(1, round(s * steps_scale))) for i, (n, b, s) in enumerate(CURRICULUM)
+    curriculum = MIX_CURRICULUM if mix == "lite" else CURRICULUM
+    plan = [(n, b, max(1, round(s * steps_scale))) for i, (n, b, s) in enumerate(curriculum)
             if stages is None or i in stages]
     total = sum(s for _, _, s in plan)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1, betas=(0.9, 0.95))
@@ -142,7 +226,10 @@ def train(out: Path, steps_scale: float, init_from: Path | None = None, stages: 
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    data = Batches(tok, "train:data" if init_from is None else "train:data:continued")
+    if mix == "lite":
+        data = LiteMix(tok, "train:lite-mix", out)
+    else:
+        data = Batches(tok, "train:data" if init_from is None else "train:data:continued")
     step, t0, tokens = 0, time.time(), 0
     log = []
     for length, size, steps in plan:
@@ -167,10 +254,15 @@ def train(out: Path, steps_scale: float, init_from: Path | None = None, stages: 
                          "elapsed_s": round(elapsed, 1), "tokens_per_s": round(tokens / elapsed)}
                 log.append(entry)
                 print(json.dumps(entry), flush=True)
+            if checkpoint_every and step % checkpoint_every == 0:
+                model.save_pretrained(out / "checkpoint", safe_serialization=True)
+                tok.save_pretrained(out / "checkpoint")
     model.config.torch_dtype = "float32"
     model.save_pretrained(out, safe_serialization=True)
-    (out / "training_log.json").write_text(json.dumps(
-        {"parameters": params, "plan": plan, "wall_s": round(time.time() - t0, 1), "log": log}, indent=1) + "\n")
+    record = {"parameters": params, "mix": mix, "plan": plan, "wall_s": round(time.time() - t0, 1), "log": log}
+    if init_from is not None and (init_from / "training_log.json").is_file():
+        record["base"] = json.loads((init_from / "training_log.json").read_text())  # the model this run continued
+    (out / "training_log.json").write_text(json.dumps(record, indent=1) + "\n")
     print(f"saved {params} parameters to {out} after {time.time() - t0:.0f} s", flush=True)
 
 
@@ -181,8 +273,11 @@ def main() -> None:
                         help="multiply every curriculum stage's steps (1.0 = the documented recipe)")
     parser.add_argument("--init-from", type=Path, help="continue training this saved model (and its tokenizer)")
     parser.add_argument("--stages", type=int, nargs="*", help="run only these curriculum stages (0-based)")
+    parser.add_argument("--mix", choices=["niah", "lite"], default="niah",
+                        help="training data: NIAH needles (the base model) or every LOOMBench-lite task")
+    parser.add_argument("--checkpoint-every", type=int, default=0, help="save OUT/checkpoint every N steps")
     args = parser.parse_args()
-    train(args.out, args.steps_scale, args.init_from, args.stages)
+    train(args.out, args.steps_scale, args.init_from, args.stages, args.mix, args.checkpoint_every)
 
 
 if __name__ == "__main__":
