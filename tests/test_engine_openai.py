@@ -383,9 +383,11 @@ def lite_requests() -> list[Request]:
         max_new = task.get("generation", {}).get("max_new_tokens", defaults["generation"]["max_new_tokens"])
         builder = PromptBuilder(template=(ROOT / "manifests" / task["prompt"]["template_file"]).read_text(),
                                 tokenizer=tokenizer, policy="middle", budget_tokens=1024, max_new_tokens=max_new)
-        for sample, prompt in zip(samples, builder.build_many(samples)):
-            requests.append(Request(f"{task_id}/{sample['id']}", prompt["text"], max_new,
-                                    tuple(defaults["generation"]["stop"])))
+        for index, (sample, prompt) in enumerate(zip(samples, builder.build_many(samples))):
+            # vt's first request also stops at ',' (vt lists names with commas): the lite-mix model ends its
+            # other replies with end-of-text or runs out of tokens, so a stop string ends this one
+            stop = tuple(defaults["generation"]["stop"]) + ((",",) if (task_id, index) == ("vt", 0) else ())
+            requests.append(Request(f"{task_id}/{sample['id']}", prompt["text"], max_new, stop))
     return requests
 
 
