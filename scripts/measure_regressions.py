@@ -14,7 +14,6 @@ is the old one with some samples lost and a few gained — and this ratio says h
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -42,13 +41,10 @@ def harm(model: Path, out: Path, scale: float) -> Path:
 
 
 def primary_scores(run: Path) -> dict[str, dict[str, float]]:
-    scores: dict[str, dict[str, float]] = {}
-    for path in sorted((run / "samples").glob("*.jsonl")):
-        for line in path.read_text().splitlines():
-            record = json.loads(line)
-            if record.get("scores"):
-                scores.setdefault(record["task"], {})[record["id"]] = next(iter(record["scores"].values()))
-    return scores
+    from loomcore.records import read_records
+
+    return {task: {r.id: next(iter(r.scores.values())) for r in records if r.scores}
+            for task, records in read_records(run).items()}
 
 
 def pair(reference: Path, run: Path) -> dict[str, tuple[int, float, float]]:
