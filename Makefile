@@ -41,6 +41,7 @@ golden: validate
 	rm -rf runs/golden-candidate
 	$(LOOMCTL) run manifests/loombench-lite.json --out runs/golden-candidate
 	mkdir -p golden/loombench-lite
+	rm -rf golden/loombench-lite/samples
 	cp -r runs/golden-candidate/manifest.json runs/golden-candidate/scores.json \
 	      runs/golden-candidate/environment.json runs/golden-candidate/samples golden/loombench-lite/
 

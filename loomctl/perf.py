@@ -6,6 +6,7 @@ whether the target holds, and exits 1 if it does not.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import sys
@@ -131,6 +132,13 @@ class _GateSimulation:
             hits += (v[key] == "FAIL") if key else ("FAIL" in v.values())
         return hits / count
 
+    def resized(self, name: str, size: int) -> _GateSimulation:
+        """This simulation with task ``name`` at ``size`` samples (the same random stream and suite weights)."""
+        other = copy.copy(self)
+        other.tasks = [(t, size if t == name else n, mean) for t, n, mean in self.tasks]
+        other.ids = {**self.ids, name: [f"s{i}" for i in range(size)]}
+        return other
+
     def suite_drop(self, drop: float) -> dict[str, float] | None:
         """Each task's drop so that the weighted suite average falls by ``drop`` (in proportion to the
         task's score), or None where no such spread exists."""
@@ -169,14 +177,9 @@ def _required_sizes(sim: _GateSimulation, trials: int, flip: float) -> dict[str,
     None where even the largest does not reach it: how the lite manifest's sizes are chosen."""
     drop, target = GATE_POWER_TARGETS["task"]
     needed: dict[str, int | None] = {}
-    for index, (name, n, mean) in enumerate(list(sim.tasks)):
-        needed[name] = None
-        for size in GATE_SIZES:
-            sim.tasks[index], sim.ids[name] = (name, size, mean), [f"s{i}" for i in range(size)]
-            if sim.rate(trials, {name: drop}, flip, key=name) >= target:
-                needed[name] = size
-                break
-        sim.tasks[index], sim.ids[name] = (name, n, mean), [f"s{i}" for i in range(n)]
+    for name, _, _ in sim.tasks:
+        needed[name] = next((size for size in GATE_SIZES
+                             if sim.resized(name, size).rate(trials, {name: drop}, flip, key=name) >= target), None)
     return needed
 
 
@@ -320,7 +323,7 @@ ACCEL_METHODS: dict[str, dict] = {
 }
 
 
-def bench_accel(limit: int = 12, tasks: tuple[str, ...] = ("niah", "niah_single", "niah_multikey"),
+def bench_accel(limit: int = 12, tasks: tuple[str, ...] = ("niah", "niah_single", "niah_multivalue"),
                 methods: tuple[str, ...] = tuple(ACCEL_METHODS)) -> bool:
     """The lite manifest (``tasks``, ``limit`` samples each, spread over the lengths) with the full
     cache and with each acceleration method on the shipped model: one table of score per task,

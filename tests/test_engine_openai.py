@@ -366,14 +366,14 @@ def test_server_commands_and_argument_split():
 # ---- a real server: transformers serve on the shipped model against the in-process engine ----
 
 def lite_requests() -> list[Request]:
-    """Prompts of three lite tasks (short lengths), rendered as a run renders them."""
+    """Prompts of three tasks of the tiny model's training mix (short lengths), rendered as a run renders them."""
     from harness.prompts import PromptBuilder
-    from tests.helpers import load_samples
+    from tests.helpers import load_samples, mix_tasks
 
     manifest = json.loads((ROOT / "manifests" / "loombench-lite.json").read_text())
     defaults = manifest["defaults"]
     tokenizer = ModelTokenizer(SHIPPED_MODEL)
-    tasks = {t["id"]: t for b in manifest["benchmarks"] for t in b["tasks"]}
+    tasks = mix_tasks()
     requests = []
     for task_id in ("niah_single", "niah_multivalue", "vt"):
         task = tasks[task_id]

@@ -87,11 +87,11 @@ def test_show_prints_effective_settings_and_digest():
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)
     assert shown["digest"] == mf.load(ROOT / "manifests/loombench-lite.json").digest
-    vt = next(t for t in shown["tasks"] if t["id"] == "vt")
+    multivalue = next(t for t in shown["tasks"] if t["id"] == "niah_multivalue")
     # suite defaults reach the task, the task's own settings override them
-    assert vt["truncation"]["policy"] == "middle"
-    assert vt["generation"]["max_new_tokens"] == 32
-    assert vt["generation"]["stop"] == ["\n"]
+    assert multivalue["truncation"]["policy"] == "middle"
+    assert multivalue["generation"]["max_new_tokens"] == 48
+    assert multivalue["generation"]["stop"] == ["\n"]
 
 
 def test_digest_ignores_formatting_but_not_content(tmp_path):

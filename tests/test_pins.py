@@ -50,10 +50,10 @@ def test_check_names_changed_template(project, random_model_dir):
     shutil.copytree(random_model_dir, project / "models" / "tiny-loom")
     manifest = project / "loombench-lite.json"
     assert loomctl("pin", str(manifest)).returncode == 0
-    (project / "templates" / "vt.j2").write_text("{{ context }} changed\n")
+    (project / "templates" / "counting_stars.j2").write_text("{{ context }} changed\n")
     check = loomctl("pin", "--check", str(manifest))
     assert check.returncode == 1
-    assert "benchmarks/1/tasks/4/prompt/sha256" in check.stderr
+    assert "benchmarks/2/tasks/0/prompt/sha256" in check.stderr
 
 
 def test_hash_cache_reuses_digest_until_file_changes(tmp_path):

@@ -207,7 +207,7 @@ def test_generator_params_of_the_wrong_type_or_size_are_exit_2_before_generating
     import time
 
     data = json.loads((project / "loombench-lite.json").read_text())
-    task = next(t for b in data["benchmarks"] for t in b["tasks"] if t["id"] == "niah_multikey")
+    task = next(t for b in data["benchmarks"] for t in b["tasks"] if t["id"] == "niah_multivalue")
     task["dataset"]["params"][key] = value
     path = project / "gen.json"
     path.write_text(json.dumps(data, indent=2))
