@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from loomcore.errors import InputError, RuntimeFailure
-from loomcore.hashing import sha256_json, sha256_text
+from loomcore.hashing import file_sha256, sha256_json, sha256_text
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "images"
@@ -117,6 +117,60 @@ def check_engine_version(flavour: str, lock: str, manifest_data: dict[str, Any])
                          f"installs {locked or 'none'} — re-lock the image for that version, or re-pin the manifest")
 
 
+# A package that publishes no wheel (jieba, which LongBench's Chinese scorers segment with) is locked on two
+# hashes: its sdist's, as the index serves it, and that of the wheel built from it here, reproducibly —
+# ``pip wheel`` with the host lock's setuptools and every zip time set to SDIST_EPOCH (1980-01-01, the
+# earliest a zip holds). An image or a venv then installs it with both hashes checked, never building.
+SDIST_EPOCH = "315532800"
+
+
+def build_sdist_wheel(sdist: Path, dest: Path) -> Path:
+    """The wheel of ``sdist`` built reproducibly into ``dest`` (see ``SDIST_EPOCH``); the sdist's setup code
+    runs here, so only an sdist whose hash a lock names may be given."""
+    dest.mkdir(parents=True, exist_ok=True)
+    before = set(dest.glob("*.whl"))
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+                             "-w", str(dest), str(sdist)], capture_output=True, text=True,
+                            env={**os.environ, "SOURCE_DATE_EPOCH": SDIST_EPOCH})
+    built = sorted(set(dest.glob("*.whl")) - before)
+    if result.returncode or len(built) != 1:
+        raise RuntimeFailure(f"build: the wheel of {sdist.name} failed ({result.stderr.strip()[-300:]}) — run "
+                             f"`pip wheel --no-deps --no-build-isolation {sdist}` with the host lock installed "
+                             "(make install) to see why")
+    return built[0]
+
+
+def lock_sdists(lock: str) -> dict[str, tuple[str, str]]:
+    """The lock's packages built from an sdist: sdist sha256 -> (name==version, the built wheel's sha256)."""
+    found = {}
+    for line in lock.splitlines():
+        hashes = [part.split(":", 1)[1] for part in line.split() if part.startswith("--hash=sha256:")]
+        if not line.startswith("#") and len(hashes) == 2:
+            found[hashes[0]] = (line.split()[0], hashes[1])
+    return found
+
+
+def sdist_wheels(wheelhouse: Path, lock: str, dest: Path) -> list[Path]:
+    """The wheels of the lock's sdist-only packages, built into ``dest`` from the sdists in ``wheelhouse`` whose
+    sha256 the lock names (any other sdist is never built: building runs its code); a built wheel whose sha256
+    is not the lock's is refused. A package whose wheel is already in the wheelhouse is not built again."""
+    wanted = lock_sdists(lock)
+    have = {file_sha256(wheel) for wheel in wheelhouse.glob("*.whl")} if wanted else set()
+    built = []
+    for sdist in sorted(wheelhouse.glob("*.tar.gz")):
+        entry = wanted.get(file_sha256(sdist))
+        if entry is None or entry[1] in have:
+            continue
+        wheel = build_sdist_wheel(sdist, dest)
+        if file_sha256(wheel) != entry[1]:
+            wheel.unlink()
+            raise RuntimeFailure(f"build: {sdist.name} built to a wheel whose sha256 is not the one the lock names "
+                                 f"for {entry[0]} — build with the host lock's setuptools (make install), or re-lock "
+                                 "(make lock)")
+        built.append(wheel)
+    return built
+
+
 def project_source_sha256() -> str:
     files = sorted(p for d in ("loomctl", "loomcore", "harness") for p in (ROOT / d).rglob("*")
                    if p.is_file() and "__pycache__" not in p.parts)
@@ -169,7 +223,7 @@ def build(manifest_data: dict[str, Any], base_override: str | None = None, wheel
         if type(exc).__name__ != "ImageNotFound":
             raise
     if wheelhouse is None:
-        raise InputError("--wheelhouse: building needs a folder with every wheel of "
+        raise InputError("--wheelhouse: building needs a folder with every wheel (or sdist) of "
                          f"images/lock-{flavour}.txt — make one with `pip download --no-deps --require-hashes "
                          f"-r images/lock-{flavour}.txt -d WHEELHOUSE`")
     with tempfile.TemporaryDirectory(prefix="loomctl-build-") as tmp:
@@ -180,6 +234,7 @@ def build(manifest_data: dict[str, Any], base_override: str | None = None, wheel
                 os.link(wheel, context / "wheelhouse" / wheel.name)
             except OSError:
                 shutil.copy2(wheel, context / "wheelhouse" / wheel.name)
+        sdist_wheels(wheelhouse, lock, context / "wheelhouse")
         built = _project_wheel(context / "wheelhouse")
         if built != wheel_name:
             raise RuntimeFailure(f"build: the project wheel is {built}, expected {wheel_name}")

@@ -6,7 +6,8 @@ The environment is built once per lock and reused: its folder is named by the lo
 exclusive lock so two runs never build it at once, and marked complete only when every locked wheel
 installed with its hash checked; a folder without the mark (a build that was killed) is rebuilt.
 ``--wheelhouse`` installs offline from a folder of wheels (``pip download --no-deps --require-hashes
--r images/lock-<flavour>.txt -d WHEELHOUSE``); without it uv asks its index (``UV_INDEX_URL``,
+-r images/lock-<flavour>.txt -d WHEELHOUSE``; a package PyPI ships as an sdist only comes as its sdist, and
+its wheel is built as the lock names it, ``images.sdist_wheels``); without it uv asks its index (``UV_INDEX_URL``,
 ``UV_FIND_LINKS`` as uv documents them). The environment holds the locked dependencies only; the
 harness itself runs from this checkout, as with ``--runtime local``. The run's effective manifest
 records the flavour, the lock's path and sha256, the environment's path and its Python.
@@ -20,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,10 +107,14 @@ def ensure(manifest_data: dict[str, Any], wheelhouse: Path | None = None,
             shutil.rmtree(path)  # an unfinished build: no mark
         _uv_run(["venv", "--quiet", "--python", images.PYTHON[flavour], "--python-preference", "only-system",
                  str(path)], f"making the environment (needs CPython {images.PYTHON[flavour]} on this machine)")
-        source = ["--offline", "--no-index", "--find-links", str(wheelhouse.resolve())] if wheelhouse else []
-        _uv_run(["pip", "install", "--quiet", "--python", str(path / "bin" / "python"), "--require-hashes",
-                 "--no-deps", *source, "-r", str(lock_path)],
-                f"installing {_relative(lock_path)}" + ("" if wheelhouse else " (pass --wheelhouse to install offline)"))
+        with tempfile.TemporaryDirectory(prefix="loomctl-sdist-wheels-") as built:
+            source = ["--offline", "--no-index", "--find-links", str(wheelhouse.resolve())] if wheelhouse else []
+            if wheelhouse and images.sdist_wheels(wheelhouse, lock_text, Path(built)):
+                source += ["--find-links", built]  # the sdist-only packages' wheels, built as the lock says
+            _uv_run(["pip", "install", "--quiet", "--python", str(path / "bin" / "python"), "--require-hashes",
+                     "--no-deps", *source, "-r", str(lock_path)],
+                    f"installing {_relative(lock_path)}"
+                    + ("" if wheelhouse else " (pass --wheelhouse to install offline)"))
         python = subprocess.run([str(path / "bin" / "python"), "-c", "import platform; print(platform.python_version())"],
                                 capture_output=True, text=True, check=True).stdout.strip()
         seconds = round(time.monotonic() - started, 1)

@@ -18,7 +18,10 @@ host.in), then ``python scripts/lock.py --upgrade`` (or ``--upgrade-package NAME
 
 The CPU image's lock (one wheel per package for the image's platform, as scripts/lock_image.py writes
 every image lock) is resolved from images/requirements-cpu.in with every version constrained to the
-host lock's, so a package in both has one version (tests/test_image_locks.py checks it).
+host lock's, so a package in both has one version (tests/test_image_locks.py checks it). A package that
+publishes no wheel (``CPU_SDISTS``: jieba) is added at the host lock's version on two hashes, its sdist's
+(the host lock's) and that of the wheel built from it reproducibly (``loomctl.images.build_sdist_wheel``):
+images and venvs install that wheel with its hash checked (``loomctl.images.sdist_wheels`` builds it).
 
 The CPU torch wheel is not on PyPI: uv finds it in ``TORCH_WHEELS`` (a folder or a find-links page;
 default /opt/wheels where it exists, else https://download.pytorch.org/whl/cpu/torch/).
@@ -42,6 +45,8 @@ CPU_LOCK = ROOT / "images" / "lock-cpu.txt"
 # llama-cpp-python server tests/test_llama_cpp_server.py drives (scripts/llama-server-venv.sh). The model it
 # serves, locks/llama-model.txt, is one wheel written by hand (its `llm` requirement is not installed).
 OWN_LOCKS = ("llama-server", "llama-server-build")
+# In the CPU image though they ship no wheel: jieba segments LongBench's Chinese answers for its scorers.
+CPU_SDISTS = ("jieba",)
 EXCLUDE_NEWER = "2026-11-18T12:00:00Z"
 PYTHON_VERSION = "3.11"
 PYTHON_PLATFORM = "x86_64-manylinux_2_28"
@@ -92,6 +97,37 @@ def host_versions(lock_text: str) -> dict[str, str]:
     return versions
 
 
+def host_hashes(lock_text: str, name: str) -> list[str]:
+    """The sha256 hashes a uv-compiled lock gives package ``name``."""
+    hashes, current = [], None
+    for line in lock_text.splitlines():
+        if line and not line[0].isspace() and not line.startswith("#"):
+            current = line.split("==")[0].lower().replace("_", "-")
+        elif current == name and "--hash=sha256:" in line:
+            hashes.append(line.split("--hash=sha256:")[1].split()[0])
+    return hashes
+
+
+def sdist_line(name: str, host_lock_text: str, tmp: Path) -> str:
+    """``name==version --hash=sha256:<sdist> --hash=sha256:<wheel>``: the host lock's sdist of ``name``, fetched
+    from the index with its hash checked, and the wheel built from it as images and venvs build it."""
+    sys.path.insert(0, str(ROOT))
+    from loomcore.hashing import file_sha256
+    from loomctl.images import build_sdist_wheel
+
+    version = host_versions(host_lock_text)[name]
+    hashes = host_hashes(host_lock_text, name)
+    if not hashes:
+        raise SystemExit(f"lock: {name} has no hash in the host lock — add it to the host's requirements first")
+    requirement = tmp / f"{name}.txt"
+    requirement.write_text(f"{name}=={version} " + " ".join(f"--hash=sha256:{h}" for h in hashes) + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+                    "--require-hashes", "-r", str(requirement), "-d", str(tmp / "sdists")], check=True)
+    (sdist,) = (tmp / "sdists").glob(f"{name}-{version}.tar.gz")
+    wheel = build_sdist_wheel(sdist, tmp / "wheels")
+    return f"{name}=={version} --hash=sha256:{file_sha256(sdist)} --hash=sha256:{file_sha256(wheel)}"
+
+
 def compile_cpu(host_lock: Path, out: Path) -> None:
     sys.path.insert(0, str(ROOT / "scripts"))
     import lock_image
@@ -101,6 +137,8 @@ def compile_cpu(host_lock: Path, out: Path) -> None:
         constraints.write_text("".join(f"{name}=={version}\n"
                                        for name, version in sorted(host_versions(host_lock.read_text()).items())))
         lines = lock_image.resolve("cpu", constraints)
+        lines = sorted(lines + [sdist_line(name, host_lock.read_text(), Path(tmp)) for name in CPU_SDISTS],
+                       key=lambda line: line.split("==")[0])
     out.write_text(lock_image.header("cpu", derived_from="locks/host.txt") + "\n".join(lines) + "\n")
 
 

@@ -90,6 +90,24 @@ def test_image_is_labelled_with_its_provenance(image, docker_client):
     assert "HF_HUB_OFFLINE=1" in config["Env"] and "HF_DATASETS_OFFLINE=1" in config["Env"]
 
 
+def test_the_official_scorers_packages_work_in_the_image(image, docker_client):
+    """LongBench's Chinese scorers (jieba: installed from the wheel built from its locked sdist) and RULER's fwe
+    counts (scipy) give in the CPU image, with no network, what they give on the host."""
+    import scipy.special
+
+    from harness.metrics.longbench import qa_f1_zh, rouge_l_zh
+
+    prediction, reference = "我爱北京天安门，天安门上太阳升", "我爱北京的天安门"
+    probe = ("import json, scipy.special\nfrom harness.metrics.longbench import qa_f1_zh, rouge_l_zh\n"
+             f"p, r = {prediction!r}, {reference!r}\n"
+             "print(json.dumps([qa_f1_zh(p, [r]), rouge_l_zh(p, [r]), float(scipy.special.zeta(2.0, 1))]))\n")
+    logs = docker_client.containers.run(image["id"], entrypoint=["python"], command=["-c", probe], remove=True,
+                                        network_disabled=True).decode()
+    host = [qa_f1_zh(prediction, [reference]), rouge_l_zh(prediction, [reference]), float(scipy.special.zeta(2.0, 1))]
+    assert 0 < host[0] < 1 and 0 < host[1] < 1
+    assert json.loads(logs.strip().splitlines()[-1]) == host
+
+
 def test_lite_tasks_in_the_container_equal_the_local_and_the_venv_run(image, project, tmp_path):
     manifest = small_manifest(project, SHIPPED_MODEL, tasks=("niah_single", "vt", "counting_stars"),
                               lengths=(512, 1024), per_length=3)
