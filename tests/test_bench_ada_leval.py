@@ -11,6 +11,7 @@ from harness.metrics import ALL_METRICS, REGISTRY, score
 from harness.metrics.ada_leval import (
     ada_leval_bestanswer_accuracy,
     ada_leval_tsort_accuracy,
+    ada_leval_tsort_exact,
     extract_designation,
     extract_order,
 )
@@ -54,7 +55,8 @@ def test_table_is_upstream_settings_with_templates_metrics_and_sample_counts():
     assert TASKS["ada_leval_textsort_8k"].samples == 1000 and TASKS["ada_leval_textsort_128k"].samples == 200
     assert TASKS["ada_leval_stackselect_6k"].group == "BestAnswer" and TASKS["ada_leval_textsort_1k"].group == "TSort"
     assert TASKS["ada_leval_stackselect_1k"].metrics == ("ada_leval_bestanswer_accuracy",)
-    assert TASKS["ada_leval_textsort_1k"].metrics == ("ada_leval_tsort_accuracy",)
+    # LOOM-Scope's whole-list rule first (the suite's number), upstream's (the paper's) beside it
+    assert TASKS["ada_leval_textsort_1k"].metrics == ("ada_leval_tsort_exact", "ada_leval_tsort_accuracy")
     assert REGISTRY["ada_leval_bestanswer_accuracy"].needs_meta
     assert not REGISTRY["ada_leval_tsort_accuracy"].needs_meta
 
@@ -156,3 +158,17 @@ def test_tsort_accuracy_is_agreement_where_both_have_positions():
     assert ada_leval_tsort_accuracy("Answer: 2143", refs) == 0.0  # a JSON number: upstream's zip raises
     assert ada_leval_tsort_accuracy("", refs) == 0.0  # [0, 0, 0, 0]
     assert ada_leval_tsort_accuracy("first 2, then 1, 4 and finally 3", refs) == 1.0
+
+
+def test_tsort_exact_is_loom_scopes_whole_list_rule():
+    """LOOM-Scope 0.8 eval.py: ``extracted != answers`` scores 0 — hand-computed on the cases where it and
+    upstream's positional rule part ways, and on those where they agree."""
+    refs = ["2", "1", "4", "3"]
+    cases = {"Answer: [2, 1, 4, 3]": 1.0, "Answer: [2, 1, 3, 4]": 0.0, "first 2, then 1, 4 and finally 3": 1.0,
+             "Answer: [2, 1]": 0.0, "Answer: []": 0.0, 'Answer: ""': 0.0, "Answer: {}": 0.0, "Answer: 2143": 0.0,
+             'Answer: ["2", "1", "4", "3"]': 0.0, "Answer: [2, 1, 4, 3, 5]": 0.0, "": 0.0,
+             "Answer: [2.0, 1, 4, 3]": 1.0}  # JSON 2.0 == 2 in Python, as in eval.py
+    assert {reply: ada_leval_tsort_exact(reply, refs) for reply in cases} == cases
+    assert ada_leval_tsort_exact("Answer: [2, 1, 4, 3]", ["[2, 1, 4, 3]"]) == 1.0  # a JSON-string answer
+    differ = [reply for reply in cases if ada_leval_tsort_exact(reply, refs) != ada_leval_tsort_accuracy(reply, refs)]
+    assert differ == ["Answer: [2, 1]", "Answer: []", 'Answer: ""', "Answer: {}", "Answer: [2, 1, 4, 3, 5]"]

@@ -9,18 +9,23 @@ quirks included:
   written. When none is, the bare numbers ``1`` ... ``n`` are looked for the same way (digits anywhere,
   "10" also contains "1"), the highest found read as ``A<k>``. Nothing found gives "???". The score is
   1 when the result equals the row's ``answer`` exactly.
-- TSort (``ada_leval_tsort_accuracy``): the text after the first "Answer:" (up to a second one) is
+- TSort, upstream's rule (``ada_leval_tsort_accuracy``): the text after the first "Answer:" (up to a second one) is
   stripped and read as JSON; when it is no JSON, every order of 1-4 is tried as a subsequence of its
   characters and the one order found, if exactly one is, is taken, else [0, 0, 0, 0]. The prediction
   matches when it agrees with the right order at every position both have (upstream ``zip``): a shorter
   list agreeing on its positions, and an empty list or JSON ``""`` / ``{}``, match.
 
+- TSort, LOOM-Scope's rule (``ada_leval_tsort_exact``): LOOM-Scope 0.8
+  (``benchmarks/Reasoning/Ada_LEval/utils/evaluation/eval.py``, ``evaluate``) extracts as upstream but
+  scores 1 only when the whole extracted value equals the right order (``extracted != answers`` → 0): a
+  shorter or empty list, or a JSON number, scores 0. LOOM-Scope's Ada-LEval numbers are made with it, so
+  the TSort tasks of the full LOOM-Scope suite take it as their primary metric (their score, the
+  benchmark's and the suite's); upstream's rule, the paper's, is the second metric of every TSort task,
+  listed beside it in scores.json. The two differ only on replies that give fewer than four positions.
+
 Not matched exactly:
 - A TSort response whose JSON is a number, ``true``/``false`` or ``null`` stops upstream's evaluation
-  (``zip`` of a non-iterable); it scores 0 here.
-- LOOM-Scope 0.8 (``benchmarks/Reasoning/Ada_LEval/utils/evaluation/eval.py``) extracts as upstream but
-  asks for the whole TSort list to be equal (``extracted != answers``), so a shorter or empty list scores
-  0 there; the official rule is used.
+  (``zip`` of a non-iterable); ``ada_leval_tsort_accuracy`` scores it 0 (as LOOM-Scope's rule does).
 
 References reach a scorer as strings (``harness.run``): TSort's ``answer`` list [2, 1, 4, 3] arrives as
 ``["2", "1", "4", "3"]`` and a JSON string "[2, 1, 4, 3]" as one reference; both are read back as the list
@@ -96,5 +101,10 @@ def ada_leval_tsort_accuracy(prediction: str, references: list[str]) -> float:
     return float(all(a == e for a, e in pairs))
 
 
-METRICS = {"ada_leval_tsort_accuracy": ada_leval_tsort_accuracy}
+def ada_leval_tsort_exact(prediction: str, references: list[str]) -> float:
+    """LOOM-Scope's rule: 1 when the extracted value is the right order, whole."""
+    return float(extract_order(prediction or "") == answer_order(references))
+
+
+METRICS = {"ada_leval_tsort_accuracy": ada_leval_tsort_accuracy, "ada_leval_tsort_exact": ada_leval_tsort_exact}
 CONTEXT_METRICS = {"ada_leval_bestanswer_accuracy": ada_leval_bestanswer_accuracy}
