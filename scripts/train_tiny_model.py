@@ -18,6 +18,7 @@ log and the golden scores.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import random
@@ -137,8 +138,11 @@ def _lite_tasks() -> list[tuple[str, dict, str]]:
         for task in bench["tasks"]:
             dataset = task["dataset"]
             name = dataset["params"].get("task", dataset["generator"])
-            template = (ROOT / "manifests" / task["prompt"]["template_file"]).read_text()
-            tasks.append((name, dataset, template))
+            path = ROOT / "manifests" / task["prompt"]["template_file"]
+            if hashlib.sha256(path.read_bytes()).hexdigest() != task["prompt"]["sha256"]:
+                raise SystemExit(f"{MIX_FILE.name}: {task['id']}'s template {path.name} is not the one the model was "
+                                 "trained with (prompt.sha256) — restore it, or train on purpose with a new mix")
+            tasks.append((name, dataset, path.read_text()))
     return tasks
 
 
