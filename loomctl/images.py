@@ -150,16 +150,23 @@ def lock_sdists(lock: str) -> dict[str, tuple[str, str]]:
     return found
 
 
+def _wheels_of(folder: Path, pin: str) -> list[Path]:
+    """The wheels in ``folder`` named for ``name==version`` (a wheel's file name: the name with '_' for '-')."""
+    name, version = pin.split("==")
+    return list(folder.glob(f"{name.replace('-', '_')}-{version}-*.whl"))
+
+
 def sdist_wheels(wheelhouse: Path, lock: str, dest: Path) -> list[Path]:
     """The wheels of the lock's sdist-only packages, built into ``dest`` from the sdists in ``wheelhouse`` whose
     sha256 the lock names (any other sdist is never built: building runs its code); a built wheel whose sha256
     is not the lock's is refused. A package whose wheel is already in the wheelhouse is not built again."""
     wanted = lock_sdists(lock)
-    have = {file_sha256(wheel) for wheel in wheelhouse.glob("*.whl")} if wanted else set()
-    built = []
+    built: list[Path] = []
+    if not wanted:
+        return built
     for sdist in sorted(wheelhouse.glob("*.tar.gz")):
         entry = wanted.get(file_sha256(sdist))
-        if entry is None or entry[1] in have:
+        if entry is None or any(file_sha256(wheel) == entry[1] for wheel in _wheels_of(wheelhouse, entry[0])):
             continue
         wheel = build_sdist_wheel(sdist, dest)
         if file_sha256(wheel) != entry[1]:

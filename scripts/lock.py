@@ -87,36 +87,34 @@ def compile_own(name: str, out: Path, upgrade: tuple[str, ...] = ()) -> None:
     _compile([f"locks/{name}.in"], out, upgrade)
 
 
-def host_versions(lock_text: str) -> dict[str, str]:
-    """name -> version of every package in a uv-compiled lock."""
-    versions = {}
+def host_entries(lock_text: str) -> dict[str, tuple[str, list[str]]]:
+    """name -> (version, its sha256 hashes) of every package in a uv-compiled lock."""
+    entries: dict[str, tuple[str, list[str]]] = {}
+    hashes: list[str] = []
     for line in lock_text.splitlines():
         if line and not line[0].isspace() and not line.startswith("#") and "==" in line:
             name, version = line.split(" ")[0].split("==")
-            versions[name.lower().replace("_", "-")] = version
-    return versions
-
-
-def host_hashes(lock_text: str, name: str) -> list[str]:
-    """The sha256 hashes a uv-compiled lock gives package ``name``."""
-    hashes, current = [], None
-    for line in lock_text.splitlines():
-        if line and not line[0].isspace() and not line.startswith("#"):
-            current = line.split("==")[0].lower().replace("_", "-")
-        elif current == name and "--hash=sha256:" in line:
+            hashes = []
+            entries[name.lower().replace("_", "-")] = (version, hashes)
+        elif "--hash=sha256:" in line:
             hashes.append(line.split("--hash=sha256:")[1].split()[0])
-    return hashes
+    return entries
 
 
-def sdist_line(name: str, host_lock_text: str, tmp: Path) -> str:
+def host_versions(lock_text: str) -> dict[str, str]:
+    """name -> version of every package in a uv-compiled lock."""
+    return {name: version for name, (version, _) in host_entries(lock_text).items()}
+
+
+def sdist_line(name: str, host: dict[str, tuple[str, list[str]]], tmp: Path) -> str:
     """``name==version --hash=sha256:<sdist> --hash=sha256:<wheel>``: the host lock's sdist of ``name``, fetched
-    from the index with its hash checked, and the wheel built from it as images and venvs build it."""
+    from the index with its hash checked, and the wheel built from it as images and venvs build it (``host``:
+    ``host_entries`` of the host lock)."""
     sys.path.insert(0, str(ROOT))
     from loomcore.hashing import file_sha256
     from loomctl.images import build_sdist_wheel
 
-    version = host_versions(host_lock_text)[name]
-    hashes = host_hashes(host_lock_text, name)
+    version, hashes = host.get(name, (None, []))
     if not hashes:
         raise SystemExit(f"lock: {name} has no hash in the host lock — add it to the host's requirements first")
     requirement = tmp / f"{name}.txt"
@@ -132,12 +130,12 @@ def compile_cpu(host_lock: Path, out: Path) -> None:
     sys.path.insert(0, str(ROOT / "scripts"))
     import lock_image
 
+    host = host_entries(host_lock.read_text())
     with tempfile.TemporaryDirectory(prefix="lock-cpu-") as tmp:
         constraints = Path(tmp) / "constraints.txt"
-        constraints.write_text("".join(f"{name}=={version}\n"
-                                       for name, version in sorted(host_versions(host_lock.read_text()).items())))
+        constraints.write_text("".join(f"{name}=={version}\n" for name, (version, _) in sorted(host.items())))
         lines = lock_image.resolve("cpu", constraints)
-        lines = sorted(lines + [sdist_line(name, host_lock.read_text(), Path(tmp)) for name in CPU_SDISTS],
+        lines = sorted(lines + [sdist_line(name, host, Path(tmp)) for name in CPU_SDISTS],
                        key=lambda line: line.split("==")[0])
     out.write_text(lock_image.header("cpu", derived_from="locks/host.txt") + "\n".join(lines) + "\n")
 

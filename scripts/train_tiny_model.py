@@ -18,7 +18,6 @@ log and the golden scores.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import random
@@ -28,6 +27,7 @@ from pathlib import Path
 import torch
 
 from harness.data import haystack
+from loomcore.hashing import file_sha256
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = (ROOT / "manifests/templates/niah.j2").read_text().rstrip("\n")
@@ -139,7 +139,7 @@ def _lite_tasks() -> list[tuple[str, dict, str]]:
             dataset = task["dataset"]
             name = dataset["params"].get("task", dataset["generator"])
             path = ROOT / "manifests" / task["prompt"]["template_file"]
-            if hashlib.sha256(path.read_bytes()).hexdigest() != task["prompt"]["sha256"]:
+            if file_sha256(path) != task["prompt"]["sha256"]:
                 raise SystemExit(f"{MIX_FILE.name}: {task['id']}'s template {path.name} is not the one the model was "
                                  "trained with (prompt.sha256) — restore it, or train on purpose with a new mix")
             tasks.append((name, dataset, path.read_text()))
