@@ -6,8 +6,10 @@ Resolves the requirements for the flavour's image — its Python version and lin
 this machine's — with ``pip install --dry-run --report`` (wheel metadata only: the several GB of CUDA
 wheels are not downloaded), and writes one ``name==version --hash=sha256:...`` line per wheel,
 sorted, with the sha256 the index publishes. Image builds install with ``--require-hashes`` from
-that lock, so a file changed on an index fails the build. ``--download WHEELHOUSE`` fetches the
-locked wheels for the image's target, for ``loomctl build --wheelhouse``.
+that lock, so a file changed on an index fails the build. Re-locking keeps every package at the committed
+lock's version unless ``--upgrade``. jieba, which publishes only an sdist, gets the CPU lock's line (its
+sdist's hash and the reproducible wheel's; ``loomctl build`` builds that wheel). ``--download WHEELHOUSE``
+fetches the locked wheels for the image's target, and the sdists, for ``loomctl build --wheelhouse``.
 """
 
 from __future__ import annotations
@@ -63,22 +65,61 @@ def header(flavour: str, derived_from: str | None = None) -> str:
             f"# python scripts/lock_image.py {flavour} --download WHEELHOUSE\n")
 
 
+def sdist_lines(lock_text: str) -> list[str]:
+    """A lock's packages built from an sdist (two hashes: the sdist's, then its reproducible wheel's)."""
+    return [line for line in lock_text.splitlines()
+            if not line.startswith("#") and line.count("--hash=sha256:") == 2]
+
+
+def committed_versions(lock: Path, out: Path) -> Path | None:
+    """``out``, a constraints file holding every wheel of the committed ``lock`` at its version (None if there
+    is no lock), so that re-locking after a change of the .in keeps what it does not need to move."""
+    if not lock.is_file():
+        return None
+    text = lock.read_text()
+    pins = [line.split(" ")[0] for line in text.splitlines()
+            if line and not line.startswith("#") and line not in sdist_lines(text)]
+    out.write_text("".join(f"{pin}\n" for pin in pins))
+    return out
+
+
+def download(lock: Path, flavour: str, wheelhouse: Path) -> None:
+    """The committed lock's wheels for the image's target, and its sdist-only packages' sdists (built into
+    wheels by ``loomctl build``, which checks both hashes), into ``wheelhouse``."""
+    text = lock.read_text()
+    sdists = sdist_lines(text)
+    with tempfile.TemporaryDirectory(prefix="lock-download-") as tmp:
+        wheels, built = Path(tmp) / "wheels.txt", Path(tmp) / "sdists.txt"
+        wheels.write_text("".join(f"{line}\n" for line in text.splitlines() if line not in sdists))
+        built.write_text("".join(f"{line}\n" for line in sdists))
+        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes", "-d", str(wheelhouse)]
+        subprocess.run([*pip, *target_args(flavour), "-r", str(wheels)], check=True)
+        if sdists:
+            subprocess.run([*pip, "--no-binary", ":all:", "-r", str(built)], check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("flavour", choices=sorted(PYTHON))
     parser.add_argument("--download", type=Path, metavar="WHEELHOUSE",
                         help="download the wheels of the committed lock (for the image's target) into WHEELHOUSE")
+    parser.add_argument("--upgrade", action="store_true",
+                        help="resolve afresh; by default every package keeps the committed lock's version")
     args = parser.parse_args()
     lock = ROOT / "images" / f"lock-{args.flavour}.txt"
     if args.download:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes",
-                        *target_args(args.flavour), "-r", str(lock), "-d", str(args.download)], check=True)
+        download(lock, args.flavour, args.download)
         return
     if args.flavour == "cpu":
         raise SystemExit("lock_image: the CPU image's lock is derived from the host lock — run `make lock`")
-    lines = resolve(args.flavour)
+    with tempfile.TemporaryDirectory(prefix="lock-constraints-") as tmp:
+        lines = resolve(args.flavour, None if args.upgrade else committed_versions(lock, Path(tmp) / "held.txt"))
+    # jieba (LongBench's Chinese scorers) publishes only an sdist: its line is the CPU lock's (the host lock's
+    # sdist and the py3-none-any wheel built from it reproducibly; `make lock` writes it)
+    lines = sorted(lines + sdist_lines((ROOT / "images" / "lock-cpu.txt").read_text()),
+                   key=lambda line: line.split("==")[0])
     lock.write_text(header(args.flavour) + "\n".join(lines) + "\n")
-    print(f"locked {len(lines)} wheels for {args.flavour}")
+    print(f"locked {len(lines)} packages for {args.flavour}")
 
 
 if __name__ == "__main__":

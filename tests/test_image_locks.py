@@ -10,6 +10,7 @@ import re
 import pytest
 
 from loomcore.errors import InputError
+from loomcore.hashing import file_sha256
 from loomctl.images import FLAVOURS, check_engine_version, flavour_of, lock_text
 from tests.conftest import ROOT
 
@@ -28,8 +29,30 @@ def test_every_flavour_has_a_hashed_lock(flavour):
     for package in ("jinja2", "jsonschema", "numpy", "typer", "tokenizers", "transformers", "json-repair",
                     "pymorphy3", "pymorphy3-dicts-ru"):
         assert package in names, (flavour, package)
-    if flavour == "cpu":  # LongBench's Chinese scorers (jieba, built from its sdist), RULER's fwe counts (scipy)
-        assert {"jieba", "scipy", "wonderwords", "nltk"} <= set(names)
+    if flavour == "cpu":  # RULER's own generators: fwe counts (scipy), keys (wonderwords), essay sentences (nltk)
+        assert {"scipy", "wonderwords", "nltk"} <= set(names)
+    # LongBench's Chinese scorers (jieba, built from its sdist) in every image, on the CPU lock's one line
+    jieba = [line for line in lines if line.startswith("jieba==")]
+    assert jieba and jieba[0] in lock_text("cpu").splitlines(), flavour
+
+
+def test_a_gpu_lock_downloads_its_wheels_for_the_target_and_its_sdists_apart(tmp_path):
+    """`lock_image.py FLAVOUR --download` (here on two of the transformers lock's lines, from the index): the
+    wheel for the image's Python and platform, the sdist-only package as its sdist, both hash-checked."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import lock_image
+
+    lines = [line for line in lock_text("transformers").splitlines() if line.startswith(("jieba==", "json-repair=="))]
+    lock = tmp_path / "lock.txt"
+    lock.write_text("\n".join(lines) + "\n")
+    wheelhouse = tmp_path / "wheelhouse"
+    lock_image.download(lock, "transformers", wheelhouse)
+    got = {path.name: file_sha256(path) for path in wheelhouse.iterdir()}
+    jieba, repair = sorted(lines)
+    assert got == {"jieba-0.42.1.tar.gz": jieba.split("sha256:")[1].split()[0],
+                   f"json_repair-{repair.split('==')[1].split()[0]}-py3-none-any.whl": repair.split("sha256:")[1]}
 
 
 @pytest.mark.parametrize("manifest", sorted((ROOT / "manifests").glob("*.json")), ids=lambda p: p.name)
