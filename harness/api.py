@@ -27,6 +27,8 @@ ENTRY_POINTS = {
     # data and prompts (loomctl pin, verify, substitutions)
     "load_samples": "harness.data.loaders:load_samples",
     "generator_input_pins": "harness.data.synthetic:input_pins",
+    "generator_input_params": "harness.data.synthetic:input_params",
+    "GRIDS": "harness.data.grids:GRIDS",
     "select": "harness.data.loaders:select",
     "prepared_samples": "harness.benchmarks:prepared",
     "transform_samples": "harness.accel:transform_samples",

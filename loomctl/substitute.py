@@ -120,11 +120,15 @@ def _substitute_model(manifest: mf.Manifest, data: dict[str, Any], model_dir: Pa
 
 
 def _substitute_fixtures(manifest: mf.Manifest, data: dict[str, Any], fixtures: Path) -> list[dict[str, Any]]:
-    """``--fixtures``: every hub dataset replaced by FIXTURES/<benchmark>/<task>.jsonl (all must exist)."""
+    """``--fixtures``: every hub dataset replaced by FIXTURES/<benchmark>/<task>.jsonl (all must exist), and
+    every file or folder a generator reads that the fixtures hold at the path the manifest names it by
+    (FIXTURES/haystacks/...: made-up stand-ins for inputs nobody may commit) read from there."""
     if not fixtures.is_dir():
         raise InputError(f"--fixtures: {fixtures} is not a folder — pass the folder with <benchmark>/<task>.jsonl")
     missing, done = [], []
     for task in mf.tasks(mf.Manifest(manifest.path, data)):
+        if task.dataset.get("source") == "generator":
+            done += _substitute_inputs(data, task, fixtures)
         if task.dataset.get("source") != "hub":
             continue
         relative = f"{task.benchmark}/{task.id}.jsonl"
@@ -141,6 +145,33 @@ def _substitute_fixtures(manifest: mf.Manifest, data: dict[str, Any], fixtures: 
                      "to": {"fixture": relative}, "why": "--fixtures"})
     if missing:
         raise InputError(*missing)
+    return done
+
+
+def _substitute_inputs(data: dict[str, Any], task: mf.ManifestTask, fixtures: Path) -> list[dict[str, Any]]:
+    """A generated task's inputs that FIXTURES holds at the manifest's relative path: the parameter points
+    at the fixture (an absolute path) and its pin is re-computed from it. A fixture that leaves the
+    fixtures folder (a link out, ``..``) is refused."""
+    from harness.api import generator_input_params
+
+    params = task.dataset.get("params")
+    if not isinstance(params, dict):
+        return []
+    b_index, t_index = (int(x) for x in task.pointer.split("/")[1::2])
+    target = data["benchmarks"][b_index]["tasks"][t_index]["dataset"]["params"]
+    base = fixtures.resolve()
+    done = []
+    for key, pin in sorted(generator_input_params(task.dataset.get("generator")).items()):
+        value = params.get(key)
+        if not isinstance(value, str) or Path(value).is_absolute() or not (fixtures / value).exists():
+            continue
+        found = (fixtures / value).resolve()
+        if ".." in Path(value).parts or not found.is_relative_to(base):
+            raise InputError(f"--fixtures: {fixtures / value} (for {task.pointer}/dataset/params/{key}) leads "
+                             f"outside {fixtures} — put the stand-in itself there, not a link")
+        done.append({"field": f"{task.pointer}/dataset/params/{key}", "from": {key: value, pin: params.get(pin)},
+                     "to": {"fixture": value}, "why": "--fixtures"})
+        target[key], target[pin] = str(found), None
     return done
 
 
@@ -210,6 +241,7 @@ def _fit_to_window(data: dict[str, Any], window: int) -> list[dict[str, Any]]:
                          "to": window // 4, "why": "a prompt must fit beside the answer in the substituted window"})
             generation["max_new_tokens"] = window // 4
         dataset = block.get("dataset")
+        done += _grid_to_window(dataset, window, block.get("id", "defaults"))
         lengths = (dataset or {}).get("params", {}).get("lengths") if isinstance(dataset, dict) else None
         if isinstance(lengths, list) and any(n > window for n in lengths):
             kept = [n for n in lengths if n <= window] or [min(lengths)]
@@ -217,3 +249,21 @@ def _fit_to_window(data: dict[str, Any], window: int) -> list[dict[str, Any]]:
                          "to": kept, "why": "lengths beyond the substituted model's window"})
             dataset["params"]["lengths"] = kept
     return done
+
+
+def _grid_to_window(dataset: Any, window: int, where: str) -> list[dict[str, Any]]:
+    """A named NIAH grid (``params.grid``) with lengths beyond the window becomes its own lengths and depths,
+    so that those lengths are dropped as any other generator's are (the cells kept are the grid's)."""
+    from harness.api import GRIDS
+
+    params = dataset.get("params") if isinstance(dataset, dict) else None
+    if not isinstance(params, dict) or params.get("grid") not in GRIDS:
+        return []
+    lengths, depths = GRIDS[params["grid"]]
+    if max(lengths) <= window:
+        return []
+    grid = params.pop("grid")
+    params.update(lengths=list(lengths), depths=list(depths))
+    # the lengths beyond the window are dropped next (and recorded) as any generator's are
+    return [{"field": f"dataset/params/grid ({where})", "from": grid, "to": "its lengths and depths",
+             "why": "lengths beyond the substituted model's window"}]

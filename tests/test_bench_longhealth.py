@@ -17,7 +17,7 @@ from tests.loombench_tasks import check_cut_prompt, template_text
 
 BENCH = BENCHMARKS["longhealth"]
 TASKS = {t.id: t for t in BENCH.tasks}
-PATIENTS = ROOT / "tests" / "data" / "longhealth" / "patients.json"
+PATIENTS = ROOT / "tests" / "data" / "loombench" / "haystacks" / "LongHealth" / "benchmark_v5.json"
 PIN = sha256_text(PATIENTS.read_text(encoding="utf-8"))
 
 

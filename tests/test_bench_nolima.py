@@ -22,14 +22,9 @@ from tests.loombench_tasks import check_cut_prompt, template_text
 BENCH = BENCHMARKS["nolima"]
 TASK = BENCH.tasks[0]
 CHARS = ["Yuki", "Stuart", "Katie"]
-NEEDLE_SET = [
-    {"id": "0401_T05", "system_prompt": "You are a helpful assistant", "needle":
-     "Actually, {CHAR} lives next to the {1}.", "questions": {"onehop": "Which character has been to {2}?"},
-     "character_set": CHARS, "tests": {"T05_C02": {"input_args": ["Semper Opera House", "Dresden"]}}},
-    {"id": "0302_T01", "system_prompt": "", "needle": "The key to the {1} is hidden under the {2}.",
-     "questions": {"direct": "Where is the key to the {1} hidden under the {2}?"},
-     "tests": {"T01_C01": {"input_args": ["boathouse", "red stone"], "gold_answers": ["red stone"]}}},
-]
+# made up in NoLiMa's needle-set layout; also the --fixtures stand-in for NoLiMa's (tests/data/loombench/haystacks)
+NEEDLE_SET = json.loads((ROOT / "tests/data/loombench/haystacks/NoLiMa/needlesets/needle_set.json").read_text())
+assert NEEDLE_SET[0]["character_set"] == CHARS
 
 
 def book_text() -> str:

@@ -10,14 +10,11 @@ import subprocess
 import sys
 
 from harness.benchmarks import BENCHMARKS, FAMILIES, LOOM_SCOPE, LOOM_SCOPE_FAMILIES
-from loomcore.hashing import sha256_text
 from tests.conftest import ROOT, SHIPPED_MODEL
 from tests.helpers import loomctl
 from tests.loombench_tasks import run_on_fixtures
-from tests.test_bench_nolima import NEEDLE_SET, book_text
 
 FULL = ROOT / "manifests" / "loom-scope-full.json"
-LONGHEALTH_PATIENTS = ROOT / "tests" / "data" / "longhealth" / "patients.json"
 NEW = [name for name in LOOM_SCOPE_FAMILIES if name not in FAMILIES]
 SAMPLE_KEYS = ("samples_per_length", "samples_per_cell", "samples_per_size", "num_samples")
 BUDGET = 32  # new tokens per answer in the run below: it tests the plumbing, the tiny model scores ~0 anyway
@@ -57,26 +54,13 @@ def _one_task_each(data: dict, project) -> dict:
     return data
 
 
-def _nolima_inputs(data: dict, project) -> None:
-    """A made-up book and needle set where the manifest names NoLiMa's, pinned by their hashes."""
-    task = next(b for b in data["benchmarks"] if b["name"] == "nolima")["tasks"][0]
-    params = task["dataset"]["params"]
-    book, needles = project / params["haystack_path"], project / params["needle_set_path"]
-    book.parent.mkdir(parents=True, exist_ok=True)
-    needles.parent.mkdir(parents=True, exist_ok=True)
-    book.write_text(book_text(), encoding="utf-8")
-    needles.write_text(json.dumps(NEEDLE_SET), encoding="utf-8")
-    params.update(haystack_sha256=sha256_text(book_text()), needle_set_sha256=sha256_text(json.dumps(NEEDLE_SET)),
-                  depth_intervals=3)
-
-
-def _longhealth_inputs(data: dict, project) -> None:
-    """The made-up three-patient file where the manifest names LongHealth's, pinned, packed to 2000 tokens."""
-    params = next(b for b in data["benchmarks"] if b["name"] == "longhealth")["tasks"][0]["dataset"]["params"]
-    target = project / params["haystack_path"]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(LONGHEALTH_PATIENTS, target)
-    params.update(haystack_sha256=sha256_text(LONGHEALTH_PATIENTS.read_text(encoding="utf-8")), prompt_max_len=2000)
+def _smaller_inputs(data: dict) -> None:
+    """NoLiMa at 3 depths, LongHealth's letters packed to 2000 tokens: the inputs themselves are the committed
+    fixtures' made-up stand-ins (tests/data/loombench/haystacks), which --fixtures reads."""
+    nolima = next(b for b in data["benchmarks"] if b["name"] == "nolima")["tasks"][0]["dataset"]["params"]
+    nolima.update(depth_intervals=3)
+    longhealth = next(b for b in data["benchmarks"] if b["name"] == "longhealth")["tasks"][0]["dataset"]["params"]
+    longhealth.update(prompt_max_len=2000)
 
 
 def test_the_ten_benchmarks_beyond_loombench_run_to_a_score_on_the_tiny_model_and_fixtures(tmp_path):
@@ -84,8 +68,7 @@ def test_the_ten_benchmarks_beyond_loombench_run_to_a_score_on_the_tiny_model_an
     shutil.copytree(ROOT / "manifests", project, ignore=shutil.ignore_patterns("models", "haystacks"))
     shutil.copytree(SHIPPED_MODEL, project / "models" / "tiny-loom")
     data = _one_task_each(json.loads(FULL.read_text()), project)
-    _nolima_inputs(data, project)
-    _longhealth_inputs(data, project)
+    _smaller_inputs(data)
     path = project / "loom-scope-full.json"
     path.write_text(json.dumps(data, indent=2))
     out = tmp_path / "run"
@@ -98,6 +81,10 @@ def test_the_ten_benchmarks_beyond_loombench_run_to_a_score_on_the_tiny_model_an
     assert set(scores["benchmarks"]) == set(NEW) - judged_only  # a judge-only benchmark is in no mean
     shown = {line.split()[1] for line in result.stdout.splitlines() if line.startswith("capability: ")}
     assert shown == {BENCHMARKS[name].capability for name in set(NEW) - judged_only}
+    effective = json.loads((out / "manifest.json").read_text())
+    stood_in = {c["to"]["fixture"] for c in effective["substitutions"]["changes"] if "/dataset/params/" in c["field"]}
+    assert stood_in == {"haystacks/NoLiMa/rand_shuffle/rand_book_1.txt", "haystacks/NoLiMa/needlesets/needle_set.json",
+                        "haystacks/LongHealth/benchmark_v5.json"}
     verify = loomctl("verify", str(out))
     assert verify.returncode == 0, verify.stdout[-2000:] + verify.stderr[-2000:]
 
@@ -108,7 +95,9 @@ def test_every_missing_haystack_is_named_at_once_with_its_task(tmp_path):
     project = tmp_path / "manifests"
     shutil.copytree(ROOT / "manifests", project, ignore=shutil.ignore_patterns("models", "haystacks"))
     shutil.copytree(SHIPPED_MODEL, project / "models" / "tiny-loom")
-    result = run_on_fixtures(project / "loom-scope-full.json", project, tmp_path / "run")
+    fixtures = tmp_path / "fixtures"  # the committed fixtures without their made-up stand-ins for those inputs
+    shutil.copytree(ROOT / "tests" / "data" / "loombench", fixtures, ignore=shutil.ignore_patterns("haystacks"))
+    result = run_on_fixtures(project / "loom-scope-full.json", project, tmp_path / "run", fixtures=fixtures)
     assert result.returncode == 2, result.stderr[-2000:]
     for task, field in (("niah", "haystack_dir"), ("nolima_needle_set", "haystack_path"),
                         ("longhealth_task1", "haystack_path"), ("longhealth_task3", "haystack_path")):

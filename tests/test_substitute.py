@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from loomcore.hashing import HashCache, hash_model
+from loomcore.hashing import HashCache, hash_model, sha256_text
 from tests.helpers import loomctl, small_manifest
 
 
@@ -84,3 +84,56 @@ def test_pin_resolve_fails_closed_without_the_hub(project, random_model_dir, mon
     assert result.returncode == 2
     assert "dataset/revision: cannot resolve example/longqa" in result.stderr
     assert manifest.read_text() == before
+
+
+def _essay_task_manifest(project, model_dir):
+    """The small manifest with one NIAH task over the essays at haystacks/essays beside it, pinned."""
+    essays = project / "haystacks" / "essays"
+    essays.mkdir(parents=True)
+    (essays / "a.txt").write_text("The manifest's own essay. " * 300, encoding="utf-8")
+    path = small_manifest(project, model_dir, tasks=("niah_single",))
+    data = json.loads(path.read_text())
+    data["benchmarks"][0]["tasks"][0]["dataset"] = {
+        "source": "generator", "generator": "niah_essays", "generator_version": "1", "seed": 1, "sha256": None,
+        "params": {"lengths": [256], "depths": [0.5], "needle": " The code is 4417. ", "question": "What is the code?",
+                   "answer": "4417", "reserve_tokens": 16, "haystack_dir": "haystacks/essays",
+                   "haystack_sha256": None}}
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    assert loomctl("pin", str(path)).returncode == 0
+    return path
+
+
+def test_fixtures_stand_in_for_a_generators_inputs_where_they_hold_them(project, random_model_dir, tmp_path):
+    """A file or folder a generator reads is read from FIXTURES/<the manifest's path> when the fixtures hold
+    it: the parameter points there, its pin is the stand-in's, the change is recorded; without one the
+    manifest's own input is read, unchanged. A stand-in that links out of the fixtures is refused."""
+    from loomctl import manifest as mf
+    from loomctl.substitute import substitute
+
+    path = _essay_task_manifest(project, random_model_dir)
+    own = json.loads(path.read_text())["benchmarks"][0]["tasks"][0]["dataset"]["params"]["haystack_sha256"]
+    fixtures = tmp_path / "fixtures"
+    (fixtures / "ruler").mkdir(parents=True)
+    _, changes, _ = substitute(mf.load_valid(path), fixtures=fixtures)
+    assert changes == []  # nothing held: the manifest as it is
+    stand_in = fixtures / "haystacks" / "essays"
+    stand_in.mkdir(parents=True)
+    (stand_in / "b.txt").write_text("A made-up stand-in essay. " * 300, encoding="utf-8")
+    derived, changes, _ = substitute(mf.load_valid(path), fixtures=fixtures)
+    params = derived.data["benchmarks"][0]["tasks"][0]["dataset"]["params"]
+    assert params["haystack_dir"] == str(stand_in.resolve())
+    assert params["haystack_sha256"] == sha256_text((stand_in / "b.txt").read_text()) != own
+    assert changes == [{"field": "benchmarks/0/tasks/0/dataset/params/haystack_dir",
+                        "from": {"haystack_dir": "haystacks/essays", "haystack_sha256": own},
+                        "to": {"fixture": "haystacks/essays"}, "why": "--fixtures"}]
+    out = tmp_path / "run"
+    result = loomctl("run", str(path), "--fixtures", str(fixtures), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    record = json.loads((out / "samples" / "niah_single.jsonl").read_text().splitlines()[0])
+    shown = record["prompt_head"] + record["prompt_tail"]
+    assert "stand-in essay" in shown and "manifest's own" not in shown
+    shutil.rmtree(stand_in)
+    stand_in.symlink_to(project / "haystacks" / "essays", target_is_directory=True)
+    result = loomctl("run", str(path), "--fixtures", str(fixtures), "--out", str(tmp_path / "refused"))
+    assert result.returncode == 2
+    assert "leads outside" in result.stderr and "dataset/params/haystack_dir" in result.stderr

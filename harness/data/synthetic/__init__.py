@@ -251,6 +251,13 @@ def input_pins(name: str, params: JSONValue, root: Path) -> dict[str, str]:
             for key in gen.paths if isinstance(params.get(key), str)}
 
 
+def input_params(name: str) -> dict[str, str]:
+    """Generator ``name``'s path parameters, each with the parameter that pins what it names
+    (``niah_essays``: ``{"haystack_dir": "haystack_sha256"}``); empty for one that reads no file."""
+    gen = GENERATORS.get(name)
+    return {key: _PATH_PINS[key] for key in gen.paths} if gen is not None else {}
+
+
 def param_problems(name: str, params: JSONValue) -> list[str]:
     """``dataset.params`` of generator ``name`` checked against the types of its defaults and sane bounds
     (one ``params.KEY: ... — ...`` line each), so a wrong type is invalid input and a huge request is
