@@ -137,3 +137,20 @@ def test_fixtures_stand_in_for_a_generators_inputs_where_they_hold_them(project,
     result = loomctl("run", str(path), "--fixtures", str(fixtures), "--out", str(tmp_path / "refused"))
     assert result.returncode == 2
     assert "leads outside" in result.stderr and "dataset/params/haystack_dir" in result.stderr
+
+
+def test_a_named_grid_longer_than_the_window_keeps_the_grids_cells_that_fit():
+    """LOOM-Scope's NIAH grid (40 lengths to 128,000 tokens) on an 8k model: its own lengths up to the window and
+    all its depths, both changes recorded; a grid that fits is left named."""
+    from harness.data.grids import GRIDS
+    from loomctl.substitute import _fit_to_window
+
+    lengths, depths = GRIDS["loom-scope"]
+    task = {"id": "niah", "dataset": {"source": "generator", "generator": "niah_essays", "params": {"grid": "loom-scope"}}}
+    changes = _fit_to_window({"benchmarks": [{"tasks": [task]}]}, 8192)
+    assert task["dataset"]["params"] == {"lengths": [1000, 4256, 7513], "depths": list(depths)}
+    assert [c["field"] for c in changes] == ["dataset/params/grid (niah)", "dataset/params/lengths (niah)"]
+    assert changes[1]["from"] == list(lengths) and changes[1]["to"] == [1000, 4256, 7513]
+    wide = {"id": "niah", "dataset": {"params": {"grid": "loom-scope"}}}
+    assert _fit_to_window({"benchmarks": [{"tasks": [wide]}]}, 128000) == [] and wide["dataset"]["params"] == {
+        "grid": "loom-scope"}
