@@ -26,11 +26,13 @@ def test_every_flavour_has_a_hashed_lock(flavour):
     names = [line.split("==")[0] for line in lines]
     assert len(names) == len(set(names)), "one wheel per package: the lock is for one platform"
     # what the harness imports inside every image (the official scorers' packages included)
+    # and RULER's own generators: fwe counts (scipy), keys (wonderwords), essay sentences (nltk)
     for package in ("jinja2", "jsonschema", "numpy", "typer", "tokenizers", "transformers", "json-repair",
-                    "pymorphy3", "pymorphy3-dicts-ru"):
+                    "pymorphy3", "pymorphy3-dicts-ru", "scipy", "wonderwords", "nltk"):
         assert package in names, (flavour, package)
-    if flavour == "cpu":  # RULER's own generators: fwe counts (scipy), keys (wonderwords), essay sentences (nltk)
-        assert {"scipy", "wonderwords", "nltk"} <= set(names)
+    # one version of each across the images: the generators' samples depend on them
+    versions = {line.split(" ")[0] for line in lines}
+    assert {"wonderwords==3.0.1", "nltk==3.10.4", "scipy==1.17.1"} <= versions, flavour
     # LongBench's Chinese scorers (jieba, built from its sdist) in every image, on the CPU lock's one line
     jieba = [line for line in lines if line.startswith("jieba==")]
     assert jieba and jieba[0] in lock_text("cpu").splitlines(), flavour
