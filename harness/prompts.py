@@ -150,6 +150,8 @@ class PromptBuilder:
     field: str = "context"
     chat_template: str | None = None
     system: str | None = None
+    # a sample field holding that sample's system message (``prompt.system_field``), in place of ``system``
+    system_field: str | None = None
     special_tokens: tuple[tuple[str, str], ...] = ()
     # The tokenizer's own special tokens (a BOS) are part of the prompt's ids and of every count
     # (``Prompt.adds_special_tokens``): what is measured against the budget is what the engine receives.
@@ -159,7 +161,17 @@ class PromptBuilder:
         text = render(self.template, variables)
         if self.chat_template is None:
             return text
-        return chat_prompt(self.chat_template, text, self.system, self.special_tokens)
+        return chat_prompt(self.chat_template, text, self._system(variables), self.special_tokens)
+
+    def _system(self, sample: dict[str, Any]) -> str | None:
+        if self.system_field is None:
+            return self.system
+        value = sample.get(self.system_field)
+        if not isinstance(value, str):
+            raise InputError(f"prompt/system_field: sample {sample.get('id')!r} has no text in "
+                             f"{self.system_field!r} (it has {type(value).__name__}) — give each sample its system "
+                             "message there, or drop system_field")
+        return value
 
     @property
     def prompt_budget(self) -> int:
@@ -269,5 +281,5 @@ def builder_for_task(task: TaskSpec, tokenizer: ModelTokenizer, model_dir: Path)
             raise InputError(f"{task.id}/prompt/chat_template_sha256: the tokenizer's chat template changed — re-pin")
     return PromptBuilder(template=prompt.template, tokenizer=tokenizer, policy=trunc.policy,
                          budget_tokens=trunc.budget_tokens, max_new_tokens=gen.max_new_tokens,
-                         field=trunc.cut_field, chat_template=chat, system=prompt.system,
+                         field=trunc.cut_field, chat_template=chat, system=prompt.system, system_field=prompt.system_field,
                          special_tokens=chat_special_tokens(model_dir), adds_special=prompt.adds_special_tokens)

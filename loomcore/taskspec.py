@@ -142,6 +142,8 @@ class Prompt(_Spec):
       ``none`` (or absent) sends it as plain text.
     - ``chat_template_sha256``: the pin of that chat template (needed when it is used).
     - ``system``: a system message, for a chat template that takes one.
+    - ``system_field``: instead of ``system``, the sample field whose text is that sample's system message
+      (an empty one sends none), for benchmarks whose rows carry their own (NoLiMa's experiments).
     - ``special_tokens``: ``tokenizer`` follows the tokenizer's own special-token policy — its
       post-processor adds what it adds (Gemma's ``<bos>``) to a plain prompt, as ``AutoTokenizer``,
       vLLM and lm-evaluation-harness do; a chat-templated prompt is sent as the template writes it
@@ -151,7 +153,8 @@ class Prompt(_Spec):
     """
 
     KINDS: ClassVar[dict[str, str]] = {"template": "str", "sha256": "str", "chat_template": "str",
-                                       "chat_template_sha256": "str", "system": "str", "special_tokens": "str"}
+                                       "chat_template_sha256": "str", "system": "str", "system_field": "str",
+                                       "special_tokens": "str"}
     REQUIRED: ClassVar[tuple[str, ...]] = ("template", "sha256")
 
     template: str
@@ -159,6 +162,7 @@ class Prompt(_Spec):
     chat_template: str | None = None
     chat_template_sha256: str | None = None
     system: str | None = None
+    system_field: str | None = None
     special_tokens: str | None = None
 
     @property

@@ -394,6 +394,9 @@ def _prompt_problems(manifest: Manifest, task: ManifestTask) -> list[str]:
                 "tokenizer's own special tokens (a BOS such as Gemma's <bos>) to a plain prompt, as AutoTokenizer, "
                 "vLLM and lm-evaluation-harness do (a chat template writes its own); \"none\" sends the text alone. "
                 "It changes what the model sees and the score, so the manifest pins it"]
+    if task.prompt.get("system") is not None and task.prompt.get("system_field") is not None:
+        return [f"{at}: both system and system_field are set — keep system_field to send each sample's own system "
+                "message, or system to send one to every sample"]
     return []
 
 

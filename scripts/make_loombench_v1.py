@@ -84,6 +84,8 @@ def task_entry(bench, task) -> dict:
         prompt["chat_template_sha256"] = None
     if task.system:
         prompt["system"] = task.system
+    if task.system_field:
+        prompt["system_field"] = task.system_field
     generation = {"max_new_tokens": task.max_new_tokens, **({"stop": list(task.stop)} if task.stop else {})}
     return {"id": task.id, "dataset": dataset, "prompt": prompt, "generation": generation,
             "metrics": list(task.metrics)}

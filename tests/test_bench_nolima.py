@@ -11,9 +11,10 @@ import pytest
 
 from harness.benchmarks import BENCHMARKS
 from harness.data import synthetic
+from harness.data.synthetic.nolima import needle_tests
 from harness.metrics import ALL_METRICS, score
 from harness.metrics.nolima import nolima_contains
-from harness.prompts import render
+from harness.prompts import PromptBuilder, render
 from loomcore.errors import InputError
 from loomcore.hashing import sha256_text
 from tests.conftest import ROOT
@@ -47,7 +48,7 @@ def inputs(tmp_path):
 
 
 def generate(params, tok):
-    return synthetic.generate("nolima", "1", 42, params, tok)
+    return synthetic.generate("nolima", synthetic.generator_version("nolima"), 42, params, tok)
 
 
 def test_table_is_the_official_needle_set_run_with_open_pins():
@@ -89,6 +90,26 @@ def test_tests_questions_characters_and_answers(inputs, tok):
     assert {s["query"] for s in key_rows} == {"Where is the key to the {1} hidden under the red stone?"}
     assert all(s["answers"] == ["red stone"] for s in key_rows)
     assert [s["depth"] for s in key_rows] == [0.0, 0.0, 0.5, 0.5, 1.0, 1.0]
+
+
+def test_each_sample_carries_its_experiments_system_prompt_sent_when_not_empty(inputs, tok):
+    """LOOM-Scope's process_data: a system message with the experiment's system_prompt when it is not empty,
+    none otherwise (prompt.system_field); the table names the field, and no fixed system message."""
+    assert TASK.system_field == "system_prompt" and TASK.system is None
+    samples = generate(inputs, tok)
+    assert {s["id"][:8]: s["system_prompt"] for s in samples} == {"0401_T05": "You are a helpful assistant",
+                                                                   "0302_T01": ""}
+    chat = "{% for m in messages %}<|{{ m.role }}|>\n{{ m.content }}\n{% endfor %}<|assistant|>\n"
+    build = PromptBuilder(template=template_text(TASK), tokenizer=tok, policy="middle", budget_tokens=4000,
+                          max_new_tokens=TASK.max_new_tokens, chat_template=chat, system_field="system_prompt").build
+    with_system = build(next(s for s in samples if s["system_prompt"]))["text"]
+    assert with_system.startswith("<|system|>\nYou are a helpful assistant\n<|user|>\nYou will answer")
+    assert build(next(s for s in samples if not s["system_prompt"]))["text"].startswith("<|user|>\nYou will answer")
+    with pytest.raises(InputError, match=r"prompt/system_field: sample 'x' has no text in 'system_prompt'"):
+        build({**samples[0], "id": "x", "system_prompt": None})
+    hostile = [{**NEEDLE_SET[1], "system_prompt": ["not", "text"]}]
+    with pytest.raises(InputError, match=r"experiment '0302_T01' has a system_prompt that is not text"):
+        needle_tests(hostile, 42, 0)
 
 
 def test_needle_placement_follows_book_haystack(inputs, tok):

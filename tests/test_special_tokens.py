@@ -181,3 +181,14 @@ def test_a_manifest_without_the_policy_is_refused_naming_the_field(project):
     result = loomctl("validate", str(path))
     assert result.returncode == 2
     assert "prompt/special_tokens: missing" in result.stderr
+
+
+def test_a_prompt_with_both_system_and_system_field_is_refused(project):
+    """One system message per sample: the manifest's own (``system``) or the sample's (``system_field``)."""
+    data = json.loads((project / "loombench-lite.json").read_text())
+    data["defaults"]["prompt"].update(system="Be brief.", system_field="system_prompt")
+    path = project / "two-systems.json"
+    path.write_text(json.dumps(data))
+    result = loomctl("validate", str(path))
+    assert result.returncode == 2
+    assert "both system and system_field are set" in result.stderr

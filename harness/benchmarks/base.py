@@ -37,6 +37,7 @@ class TaskDef:
     group: str | None = None
     notes: str = ""
     system: str | None = None  # a system message before the prompt (the manifest's ``prompt.system``)
+    system_field: str | None = None  # the sample field holding its own system message (``prompt.system_field``)
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,10 @@ Not matched exactly:
 - Tokens: upstream encodes the book with the model tokenizer's special tokens (Llama 3.1: a leading
   ``<|begin_of_text|>``, which its later decodes keep as text when a window starts at 0); here the book
   is encoded without them, so positions are counted without that token.
-- System prompt: NoLiMa's official runs use the provider's default "You are a helpful assistant";
-  LOOM-Scope sends each experiment's ``system_prompt`` from the needle set. A task table here carries
-  no system message, so none is sent (a manifest may set ``prompt.system``).
+- System prompt: each experiment's ``system_prompt`` from the needle set is the sample's system message,
+  as LOOM-Scope's ``process_data`` sends it (none when empty; ``prompt.system_field``), through the model's
+  chat template; a model without one (the test model tiny-loom) gets the user prompt alone. NoLiMa's own
+  runs leave the system message to the provider's default ("You are a helpful assistant").
 - Needle sets with distractors (``needle_set_w_Distractor.json``) are refused; duplicate-test removal
   (by hash of the whole test, whose name is unique) never applies and is not done.
 """
@@ -50,7 +51,7 @@ NEEDLE_SET_PATH = "haystacks/NoLiMa/needlesets/needle_set.json"
 
 TASK = TaskDef(
     id="nolima_needle_set",
-    dataset={"source": "generator", "generator": "nolima", "generator_version": "1", "seed": BASE_SEED,
+    dataset={"source": "generator", "generator": "nolima", "generator_version": "2", "seed": BASE_SEED,
              "params": {"lengths": list(LENGTHS), "depth_min": 0, "depth_max": 100,
                         "depth_intervals": DEPTH_INTERVALS, "base_seed": BASE_SEED, "haystack_no": 0, "shift": 0,
                         "haystack_path": HAYSTACK_PATH, "haystack_sha256": None,
@@ -58,6 +59,7 @@ TASK = TaskDef(
     template="nolima/nolima.j2",
     metrics=("nolima_contains",),
     max_new_tokens=NEW_TOKENS,
+    system_field="system_prompt",
     samples=None,
     notes="NoLiMa's needle_set.json on one pinned book (open pins), 8 lengths x 26 depths, metric contains",
 )

@@ -142,7 +142,7 @@ GENERATORS: dict[str, Generator] = {g.name: g for g in (
         "samples_per_length": 10, "num_needles": 4, "conditional_character": "*", "thread_length": 4,
         "num_threads": 2, "direction": "alternate", "reserve_tokens": 0},
         filler=False),
-    Generator("nolima", "1", nolima, {
+    Generator("nolima", "2", nolima, {
         "lengths": [1000, 2000, 4000, 8000], "depth_min": 0, "depth_max": 100, "depth_intervals": 26,
         "base_seed": 42, "haystack_no": 0, "shift": 0,
         "haystack_path": None, "haystack_sha256": None, "needle_set_path": None, "needle_set_sha256": None},

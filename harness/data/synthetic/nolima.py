@@ -18,6 +18,10 @@ adobe-research/NoLiMa at commit 7532e4eebf095c5540dc256900a63968da58a9d0 (``eval
    position minus ``round(L * depth)``; the text before the line end, cut at its last newline, then a
    space, the needle, a newline and the text after the line end up to the window's end.
 
+Each sample carries its experiment's ``system_prompt`` (empty when the needle set gives none), which
+LOOM-Scope's ``process_data`` sends as the system message when it is not empty (the task's
+``prompt.system_field``). Version 2 added that field; version 1's samples lacked it.
+
 Pinned inputs, refused when missing or different, never replaced: ``haystack_path`` (a book, e.g.
 NoLiMa's ``haystack/rand_shuffle/rand_book_1.txt``) with ``haystack_sha256``, and ``needle_set_path``
 (e.g. ``needlesets/needle_set.json``) with ``needle_set_sha256`` (sha256 of its text). What differs from
@@ -44,6 +48,9 @@ def needle_tests(needle_set: list[dict[str, Any]], base_seed: int, haystack_no: 
         if "distractors" in exp:
             raise InputError(f"dataset.params.needle_set_path: experiment {exp.get('id')!r} has distractors — "
                              "needle sets with distractors are not supported here; use needle_set.json")
+        if not isinstance(exp.get("system_prompt", ""), str):
+            raise InputError(f"dataset.params.needle_set_path: experiment {exp.get('id')!r} has a system_prompt that "
+                             "is not text — give it as NoLiMa's needle set does (a string, empty for none)")
         for qtype, question in exp["questions"].items():
             for test_id, test in exp["tests"].items():
                 needle, full_question = exp["needle"], question
@@ -55,6 +62,7 @@ def needle_tests(needle_set: list[dict[str, Any]], base_seed: int, haystack_no: 
                 tests.append({"name": f"{exp['id']}_{test_id}_{qtype}", "needle": needle, "question": full_question,
                               "gold_answers": test.get("gold_answers", ""),
                               "character_set": exp.get("character_set", ""),
+                              "system_prompt": exp.get("system_prompt", ""),
                               "seed": base_seed + int(exp["id"][:4]) + haystack_no})
     return tests
 
@@ -127,7 +135,7 @@ def _test_samples(test: dict[str, Any], book: BookHaystack, params: dict[str, An
         for length in params["lengths"]:
             samples.append({"id": f"{test['name']}-{length}-d{d_no:02d}", "context": book.place(
                 needle, length, depth, params["shift"]), "query": question, "answers": list(answers),
-                "length": length, "depth": depth, "needle": needle})
+                "length": length, "depth": depth, "needle": needle, "system_prompt": test["system_prompt"]})
     return samples
 
 
