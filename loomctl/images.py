@@ -140,13 +140,17 @@ def build_sdist_wheel(sdist: Path, dest: Path) -> Path:
     return built[0]
 
 
+def sdist_lines(lock: str) -> list[str]:
+    """The lock's lines of packages built from an sdist: two hashes, the sdist's then its reproducible wheel's."""
+    return [line for line in lock.splitlines() if not line.startswith("#") and line.count("--hash=sha256:") == 2]
+
+
 def lock_sdists(lock: str) -> dict[str, tuple[str, str]]:
     """The lock's packages built from an sdist: sdist sha256 -> (name==version, the built wheel's sha256)."""
     found = {}
-    for line in lock.splitlines():
-        hashes = [part.split(":", 1)[1] for part in line.split() if part.startswith("--hash=sha256:")]
-        if not line.startswith("#") and len(hashes) == 2:
-            found[hashes[0]] = (line.split()[0], hashes[1])
+    for line in sdist_lines(lock):
+        sdist, wheel = (part.split(":", 1)[1] for part in line.split() if part.startswith("--hash=sha256:"))
+        found[sdist] = (line.split()[0], wheel)
     return found
 
 

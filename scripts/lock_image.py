@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from loomctl.images import PYTHON  # noqa: E402  (flavour -> the image's Python)
+from loomctl.images import PYTHON, sdist_lines  # noqa: E402  (flavour -> the image's Python; a lock's sdist lines)
 
 PLATFORMS = ["manylinux_2_35_x86_64", "manylinux_2_34_x86_64", "manylinux_2_31_x86_64", "manylinux_2_28_x86_64",
              "manylinux_2_27_x86_64", "manylinux_2_24_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
@@ -65,20 +65,14 @@ def header(flavour: str, derived_from: str | None = None) -> str:
             f"# python scripts/lock_image.py {flavour} --download WHEELHOUSE\n")
 
 
-def sdist_lines(lock_text: str) -> list[str]:
-    """A lock's packages built from an sdist (two hashes: the sdist's, then its reproducible wheel's)."""
-    return [line for line in lock_text.splitlines()
-            if not line.startswith("#") and line.count("--hash=sha256:") == 2]
-
-
 def committed_versions(lock: Path, out: Path) -> Path | None:
     """``out``, a constraints file holding every wheel of the committed ``lock`` at its version (None if there
     is no lock), so that re-locking after a change of the .in keeps what it does not need to move."""
     if not lock.is_file():
         return None
     text = lock.read_text()
-    pins = [line.split(" ")[0] for line in text.splitlines()
-            if line and not line.startswith("#") and line not in sdist_lines(text)]
+    built = set(sdist_lines(text))
+    pins = [line.split(" ")[0] for line in text.splitlines() if line and not line.startswith("#") and line not in built]
     out.write_text("".join(f"{pin}\n" for pin in pins))
     return out
 
@@ -87,11 +81,11 @@ def download(lock: Path, flavour: str, wheelhouse: Path) -> None:
     """The committed lock's wheels for the image's target, and its sdist-only packages' sdists (built into
     wheels by ``loomctl build``, which checks both hashes), into ``wheelhouse``."""
     text = lock.read_text()
-    sdists = sdist_lines(text)
+    sdists = set(sdist_lines(text))
     with tempfile.TemporaryDirectory(prefix="lock-download-") as tmp:
         wheels, built = Path(tmp) / "wheels.txt", Path(tmp) / "sdists.txt"
         wheels.write_text("".join(f"{line}\n" for line in text.splitlines() if line not in sdists))
-        built.write_text("".join(f"{line}\n" for line in sdists))
+        built.write_text("".join(f"{line}\n" for line in sorted(sdists)))
         pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes", "-d", str(wheelhouse)]
         subprocess.run([*pip, *target_args(flavour), "-r", str(wheels)], check=True)
         if sdists:
