@@ -28,6 +28,7 @@ ENTRY_POINTS = {
     "load_samples": "harness.data.loaders:load_samples",
     "generator_input_pins": "harness.data.synthetic:input_pins",
     "generator_input_params": "harness.data.synthetic:input_params",
+    "generator_unfillable_lengths": "harness.data.synthetic:unfillable_lengths",
     "GRIDS": "harness.data.grids:GRIDS",
     "select": "harness.data.loaders:select",
     "prepared_samples": "harness.benchmarks:prepared",

@@ -10,13 +10,16 @@ run of the original suite.
 What follows from a smaller model is applied and recorded too: truncation budgets above the
 model's window are lowered to it, generation budgets above a quarter of it are lowered to that
 quarter (a prompt must fit), generator lengths beyond the window are dropped, and a model without a
-chat template gets raw prompts.
+chat template gets raw prompts. Lengths its tokenizer cannot fill (RULER's searches giving up; probed
+with one sample each) are dropped, each named with the generator's reason.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -70,6 +73,8 @@ def substitute(manifest: mf.Manifest, model_dir: Path | None = None, engine: str
     if fixtures is not None:
         data_dir = fixtures.resolve()
         done += _substitute_fixtures(manifest, data, data_dir)
+    if model_dir is not None:
+        done += _drop_unfillable_lengths(manifest, data, model_dir.resolve())
     if not done:
         return manifest, [], None
     derived = mf.Manifest(manifest.path, data)
@@ -128,7 +133,7 @@ def _substitute_fixtures(manifest: mf.Manifest, data: dict[str, Any], fixtures: 
     missing, done = [], []
     for task in mf.tasks(mf.Manifest(manifest.path, data)):
         if task.dataset.get("source") == "generator":
-            done += _substitute_inputs(data, task, fixtures)
+            done += _substitute_inputs(data, task, fixtures, manifest.root.resolve())
         if task.dataset.get("source") != "hub":
             continue
         relative = f"{task.benchmark}/{task.id}.jsonl"
@@ -148,10 +153,10 @@ def _substitute_fixtures(manifest: mf.Manifest, data: dict[str, Any], fixtures: 
     return done
 
 
-def _substitute_inputs(data: dict[str, Any], task: mf.ManifestTask, fixtures: Path) -> list[dict[str, Any]]:
+def _substitute_inputs(data: dict[str, Any], task: mf.ManifestTask, fixtures: Path, root: Path) -> list[dict[str, Any]]:
     """A generated task's inputs that FIXTURES holds at the manifest's relative path: the parameter points
-    at the fixture (an absolute path) and its pin is re-computed from it. A fixture that leaves the
-    fixtures folder (a link out, ``..``) is refused."""
+    at the fixture (relative to the manifest's folder ``root`` when under it, else absolute) and its pin is
+    re-computed from it. A fixture that leaves the fixtures folder (a link out, ``..``) is refused."""
     from harness.api import generator_input_params
 
     params = task.dataset.get("params")
@@ -171,7 +176,10 @@ def _substitute_inputs(data: dict[str, Any], task: mf.ManifestTask, fixtures: Pa
                              f"outside {fixtures} — put the stand-in itself there, not a link")
         done.append({"field": f"{task.pointer}/dataset/params/{key}", "from": {key: value, pin: params.get(pin)},
                      "to": {"fixture": value}, "why": "--fixtures"})
-        target[key], target[pin] = str(found), None
+        # relative to the manifest's folder when the fixtures lie under it, so the effective manifest (and its
+        # digest) does not name the place the run happened in; else absolute
+        target[key] = found.relative_to(root).as_posix() if found.is_relative_to(root) else str(found)
+        target[pin] = None
     return done
 
 
@@ -224,6 +232,54 @@ def _drop_tasks_that_cannot_fit(manifest: mf.Manifest, data: dict[str, Any], mod
         raise InputError(*[f"--model: no task of {name} fits the substituted model's window {window} — use a model "
                            "with a longer window" for name in emptied])
     return done[::-1]
+
+
+def _drop_unfillable_lengths(manifest: mf.Manifest, data: dict[str, Any], model_dir: Path) -> list[dict[str, Any]]:
+    """Generated lengths the substituted tokenizer cannot fill (RULER's cwe at 4,096 tokens with a tokenizer
+    that spends many tokens per word: its example alone takes the room), probed with one sample each after
+    the inputs are substituted: dropped, each named with the generator's reason; a task with none left is
+    dropped as a task that cannot fit is. The suite's own lengths are never dropped without ``--model``."""
+    from loomcore.tokenizer import ModelTokenizer
+
+    done: list[dict[str, Any]] = []
+    derived = mf.Manifest(manifest.path, data)
+    tokenizer = cache(lambda: ModelTokenizer(model_dir))
+    for task in reversed(mf.tasks(derived)):
+        b_index, t_index = (int(x) for x in task.pointer.split("/")[1::2])
+        own = data["benchmarks"][b_index]["tasks"][t_index].get("dataset")
+        found = _unfillable(task.dataset, own, tokenizer, derived.root)
+        if not found:
+            continue
+        kept = [n for n in own["params"]["lengths"] if n not in found]
+        reasons = "; ".join(f"{n}: {why}" for n, why in sorted(found.items()))
+        if kept:
+            done.append({"field": f"{task.pointer}/dataset/params/lengths", "from": own["params"]["lengths"],
+                         "to": kept, "why": f"the substituted model's tokenizer cannot fill these lengths ({reasons})"})
+            own["params"]["lengths"] = kept
+        else:
+            del data["benchmarks"][b_index]["tasks"][t_index]
+            done.append({"field": task.pointer, "from": task.id, "to": None,
+                         "why": f"the substituted model's tokenizer cannot fill any of its lengths ({reasons})"})
+    emptied = [b["name"] for b in data["benchmarks"] if not b["tasks"]]
+    if emptied:
+        raise InputError(*[f"--model: no task of {name} can be generated with the substituted model's tokenizer — "
+                           "use another model" for name in emptied])
+    return done[::-1]
+
+
+def _unfillable(dataset: dict[str, Any], own: Any, tokenizer: Callable[[], Any], root: Path) -> dict[int, str]:
+    """The lengths a generated task's own dataset block (``own``) asks for that its generator cannot fill;
+    none where the probe meets another refusal (a missing or mispinned input), which pinning then reports
+    with every other one, each with its task."""
+    from harness.api import generator_unfillable_lengths
+
+    if dataset.get("source") != "generator" or not isinstance(own, dict) or "lengths" not in own.get("params", {}):
+        return {}
+    try:
+        return generator_unfillable_lengths(dataset["generator"], dataset.get("generator_version"),
+                                            dataset.get("seed", 0), own["params"], tokenizer(), root)
+    except InputError:
+        return {}
 
 
 def _fit_to_window(data: dict[str, Any], window: int) -> list[dict[str, Any]]:

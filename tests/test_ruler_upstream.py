@@ -374,8 +374,10 @@ def test_the_seed_is_the_manifests_not_a_parameter():
 
 def test_a_length_no_sample_fits_is_refused_where_ruler_retries_for_ever(tok, monkeypatch):
     monkeypatch.setattr(ruler_upstream, "MAX_RETRIES", 2)
-    with pytest.raises(InputError, match=r"params\.lengths: no cwe sample fits after 2 draws"):
+    with pytest.raises(synthetic.Unfillable, match=r"params\.lengths: no cwe sample fits 4096 tokens after 2 draws") \
+            as refused:
         generate(tok, "cwe", 4096, 42, samples=1)
+    assert refused.value.length == 4096 and isinstance(refused.value, InputError)
 
 
 def test_pin_fills_the_essay_pins_and_a_broken_input_exits_2(project, small_essay):

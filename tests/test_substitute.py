@@ -154,3 +154,45 @@ def test_a_named_grid_longer_than_the_window_keeps_the_grids_cells_that_fit():
     wide = {"id": "niah", "dataset": {"params": {"grid": "loom-scope"}}}
     assert _fit_to_window({"benchmarks": [{"tasks": [wide]}]}, 128000) == [] and wide["dataset"]["params"] == {
         "grid": "loom-scope"}
+
+
+def test_lengths_the_substituted_tokenizer_cannot_fill_are_dropped_and_named(project, monkeypatch):
+    """RULER's cwe cannot fit its example in 4,096 tiny-model tokens (its search gives up): with --model that
+    length is dropped and named with the generator's reason, a task left with no length is dropped, and a
+    benchmark left with no task is refused (exit 2's error). The same lengths fail closed without --model."""
+    import pytest
+
+    from harness.data import synthetic
+    from harness.data.synthetic import ruler_upstream
+    from loomcore.errors import InputError
+    from loomcore.tokenizer import ModelTokenizer
+    from loomctl import manifest as mf
+    from loomctl.substitute import substitute
+    from tests.conftest import SHIPPED_MODEL
+
+    monkeypatch.setattr(ruler_upstream, "MAX_RETRIES", 20)  # RULER's search gives up sooner; same outcome
+    path = small_manifest(project, SHIPPED_MODEL, tasks=("niah_single",))
+    data = json.loads(path.read_text())
+    cwe = {"source": "generator", "generator": "ruler_cwe_upstream", "generator_version": "1", "seed": 42,
+           "sha256": None, "params": {"lengths": [4096, 8192], "samples_per_length": 1}}
+    template = data["benchmarks"][0]["tasks"][0]
+    data["benchmarks"][0]["tasks"] = [{**template, "id": "cwe", "dataset": cwe},
+                                      {**template, "id": "cwe_short",
+                                       "dataset": {**cwe, "params": {"lengths": [4096], "samples_per_length": 1}}}]
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    with pytest.raises(InputError, match="no cwe sample fits 4096 tokens"):
+        synthetic.generate("ruler_cwe_upstream", "1", 42, cwe["params"], ModelTokenizer(SHIPPED_MODEL))
+    derived, changes, _ = substitute(mf.load_valid(path), model_dir=project / "models" / "tiny-loom")
+    tasks = derived.data["benchmarks"][0]["tasks"]
+    assert [t["id"] for t in tasks] == ["cwe"] and tasks[0]["dataset"]["params"]["lengths"] == [8192]
+    assert tasks[0]["dataset"]["sha256"], "the dataset is pinned on the lengths kept"
+    dropped = {c["field"]: c for c in changes if "cannot fill" in c["why"]}
+    assert dropped["benchmarks/0/tasks/0/dataset/params/lengths"]["from"] == [4096, 8192]
+    assert dropped["benchmarks/0/tasks/0/dataset/params/lengths"]["to"] == [8192]
+    assert "4096: dataset.params.lengths: no cwe sample fits 4096 tokens" in \
+        dropped["benchmarks/0/tasks/0/dataset/params/lengths"]["why"]
+    assert dropped["benchmarks/0/tasks/1"]["from"] == "cwe_short" and dropped["benchmarks/0/tasks/1"]["to"] is None
+    data["benchmarks"][0]["tasks"] = data["benchmarks"][0]["tasks"][1:]
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    with pytest.raises(InputError, match="no task of ruler can be generated with the substituted model's tokenizer"):
+        substitute(mf.load_valid(path), model_dir=project / "models" / "tiny-loom")

@@ -8,43 +8,49 @@ Sources, read here:
   common_words_extraction,freq_words_extraction,qa}.py`` (how samples are built),
   ``scripts/data/prepare.py`` (the prompt is the template followed by the answer prefix) and
   ``scripts/eval/synthetic/constants.py`` (``string_match_all`` for niah, vt, cwe and fwe;
-  ``string_match_part`` for qa). Each prompt is ``manifests/templates/ruler/<task>.j2``; rendered,
-  it equals RULER's ``template + answer_prefix`` formatted by the task script, including niah's
-  singular wording when one value is asked and the one-shot examples of vt and cwe.
+  ``string_match_part`` for qa). Each generated prompt is the one RULER's task script writes (its
+  ``template + answer_prefix``, niah's singular wording when one value is asked, the one-shot examples
+  of vt and cwe), sent through the pass-through ``manifests/templates/ruler/upstream.j2``.
 - LOOM-Scope 0.8 (PyPI ``loom-scope``, ``benchmarks/General/RULER``): the same 13 tasks from a copy of
   RULER's scripts and the same metrics. Its RULER config in ``models/acceleration/README.md`` runs the
   lengths ``[4096, 8192, 16384, 32768, 65536, 131072]`` and applies the model's chat template to every
   task but fwe (``no_template_tasks: ["fwe"]``), as ``chat_template`` does here.
 
-Data: generated offline (``harness.data.synthetic``, ``style: "official"``, seed 42 as RULER's) with
-the evaluated model's tokenizer, except qa_1 and qa_2: RULER builds them from SQuAD v2 dev and
-HotpotQA dev (distractor), which cannot be fetched here. Their spec names LOOMBench's prebuilt RULER
-files (``RULER/qa_1_<length>.jsonl``, the names LOOM-Scope 0.8 downloads in lightweight mode; the
+Data: generated offline with the evaluated model's tokenizer by RULER's own generators, re-implemented
+call for call (``harness.data.synthetic.ruler_upstream``: ``ruler_niah_upstream``, ``ruler_vt_upstream``,
+``ruler_cwe_upstream``, ``ruler_fwe_upstream``; seed 42 as RULER's ``--random_seed``; wonderwords 3.0.1,
+nltk 3.10.4 and scipy, the ``ruler`` extra and every image's lock), so the same seed, length and
+tokenizer give RULER's rows byte for byte; the template ``ruler/upstream.j2`` sends RULER's whole prompt
+(its ``input`` and ``answer_prefix``) as it is. The essay tasks (niah_single_2/3, niah_multikey_1,
+niah_multivalue, niah_multiquery) also read two inputs the user places beside the manifest, pinned
+(``harness.data.synthetic.ruler_essay``): RULER's ``json/PaulGrahamEssays.json`` at ``ESSAY_PATH``
+(``essay_sha256`` an open pin: RULER's download script writes it from web pages as they are that day)
+and nltk's English punkt_tab model folder at ``PUNKT_DIR`` (``punkt_sha256`` pinned to NLTK's model); a
+run without them stops naming the field. qa_1 and qa_2 are not generated: RULER builds them from SQuAD
+v2 dev and HotpotQA dev (distractor), which cannot be fetched here. Their spec names LOOMBench's prebuilt
+RULER files (``RULER/qa_1_<length>.jsonl``, the names LOOM-Scope 0.8 downloads in lightweight mode; the
 RULER folder is in LCM-Lab/LOOMBench's tree at commit 839aae591cd12e6258051a99cb8822e539f79c60, the
 files were not seen one by one) with ``revision: None``, an open pin for ``loomctl pin --resolve``.
 Those rows hold RULER's whole qa prompt (template, documents, question, answer prefix) in ``input``
 and the answers in ``answer``; rows in RULER's own layout (``outputs``, the answer prefix apart in
 ``answer_prefix``) are read too (``qa_sample``).
 
+The filler generators (``ruler_niah``, ``ruler_vt``, ``ruler_cwe``, ``ruler_fwe`` with ``style:
+"official"`` and the templates ``ruler/{niah,vt,cwe,fwe}.j2``: RULER's prompts over the project's seeded
+filler, no input needed) stay for a run without RULER's essays; no shipped manifest names them, and
+their rows are not RULER's (filler sentences and word tables instead of the essays and wonderwords'
+lists, coded words for cwe, the context fitted by a reserve instead of RULER's search).
+
 Not matched exactly (also in each task's notes where it applies):
-- Haystacks: RULER's essay haystack is Paul Graham's essays and its words/keys come from the
-  wonderwords lists; here (the filler generators, run offline) they are the filler sentences and word
-  tables of ``harness.data.haystack`` (no corpus can be downloaded). The noise sentence, needle texts,
-  uuids, 7-digit numbers, 5-letter variable names and Zipf counts are RULER's. cwe's once-or-thrice
-  words are coded 6-letter strings where RULER uses English words. For the niah tasks, vt, cwe and
-  fwe, the ``ruler_*_upstream`` generators (``harness.data.synthetic.ruler_upstream``, template
-  ``ruler/upstream.j2``) give RULER's own rows byte for byte instead (wonderwords 3.0.1 and nltk
-  3.10.4, the ``ruler`` extra; the essay tasks niah_single_2/3, niah_multikey_1, niah_multivalue and
-  niah_multiquery also read the user's pinned ``PaulGrahamEssays.json`` and nltk punkt_tab model,
-  ``harness.data.synthetic.ruler_essay``); a manifest may name them in place of these tasks' datasets.
-- Length: RULER searches the haystack size so that the rendered prompt plus ``tokens_to_generate``
-  fits the length exactly; here the context gets the length minus ``reserve_tokens`` (the answer
-  budget plus ``TEMPLATE_ALLOWANCE`` tokens per rendering of the task text, the example of vt and
-  cwe measured exactly), so prompts can be some tokens shorter than RULER's.
-- vt's one-shot example is a chain in about 400 tokens of noise (``example_tokens``); RULER fits the
-  whole example prompt in 500 tokens of its tokenizer.
-- RULER's generators reseed per task with 42 and use numpy and ``random`` streams; the same seed
-  here gives other (equally distributed) samples.
+- What still differs in the generators themselves (the essay file RULER does not pin, cwe beyond 8166
+  words, tokenizers that are not a ``tokenizer.json``): ``harness.data.synthetic.ruler_upstream``.
+- Length: RULER's length counts the prompt and ``tokens_to_generate`` with the plain tokenizer; a chat
+  template's tokens come on top, so at the model's whole window (131,072 here) middle truncation cuts
+  that many tokens (some 30 for Llama 3.1) from the middle of the haystack, where RULER's own pipeline
+  would send a prompt over the window.
+- A model substituted with ``--model`` may not fill every length (the tiny model's tokenizer cannot fit
+  cwe's example in 4,096 tokens): those lengths are dropped and named in the substitutions
+  (``loomctl.substitute``), never for the suite's own model.
 - LOOM-Scope runs vt with 80 new tokens (its ``LLM_params.py``) where RULER generates 30; RULER's 30
   is used. LOOM-Scope's copy of the vt answer prefix spells "assgined" (fixed upstream).
 - With a chat template the answer prefix ends the user turn (as in LOOM-Scope); RULER puts it after
@@ -66,10 +72,9 @@ from loomcore.errors import InputError
 LENGTHS = (4096, 8192, 16384, 32768, 65536, 131072)
 SAMPLES_PER_LENGTH = 500
 SEED = 42
-GENERATOR_VERSION = "1+h1"
-# Tokens left for one rendering of a task's text around the context (RULER's templates take 60-110
-# tokens with common tokenizers, the chat template 10-30 more).
-TEMPLATE_ALLOWANCE = 150
+# Where the user places the essay tasks' two inputs, beside the manifest (never in the repository).
+ESSAY_PATH = "haystacks/RULER/PaulGrahamEssays.json"
+PUNKT_DIR = "haystacks/nltk_data/tokenizers/punkt_tab/english"
 
 RETRIEVAL, MULTI_HOP, AGGREGATION, QA = "Retrieval", "Multi-hop Tracing", "Aggregation", "Question Answering"
 
@@ -88,13 +93,10 @@ NIAH_TASKS = (
 # tokens_to_generate (constants.py) per RULER task family.
 NEW_TOKENS = {"niah": 128, "vt": 30, "cwe": 120, "fwe": 50, "qa": 32}
 
-# Renderings of the task text in one prompt: vt and cwe repeat it for their one-shot example.
-RENDERINGS = {"niah": 1, "vt": 2, "cwe": 2, "fwe": 1}
-
 NOTES = {
-    "niah": "essay haystack: filler sentences, not Paul Graham's essays; keys from the filler word tables",
+    "essay": "RULER's essay haystack: the user's PaulGrahamEssays.json (open pin: RULER does not pin it) and "
+             "nltk's English punkt_tab model, beside the manifest",
     "vt": "LOOM-Scope generates 80 tokens here, RULER 30 (used)",
-    "cwe": "once-or-thrice words are coded 6-letter strings, not English words",
     "qa": "LOOMBench's prebuilt RULER rows (whole prompt in input) at an open pin; not generated here",
 }
 
@@ -104,27 +106,31 @@ def task_id(name: str) -> str:
     return f"ruler_{name}"
 
 
-def _reserve(family: str) -> int:
-    return NEW_TOKENS[family] + TEMPLATE_ALLOWANCE * RENDERINGS[family]
+def _generated(name: str, generator: str, family: str, params: dict[str, Any], group: str,
+               chat_template: bool = True, notes: str = "") -> TaskDef:
+    """A task RULER's own generator makes (``generator``: one of ``ruler_*_upstream``), its prompt sent as is."""
+    from harness.data.synthetic import generator_version
 
-
-def _generated(name: str, generator: str, family: str, params: dict[str, Any], template: str,
-               metric: str, group: str, chat_template: bool = True) -> TaskDef:
     return TaskDef(
         id=task_id(name),
-        dataset={"source": "generator", "generator": generator, "generator_version": GENERATOR_VERSION,
+        dataset={"source": "generator", "generator": generator, "generator_version": generator_version(generator),
                  "seed": SEED,
                  "params": {"lengths": list(LENGTHS), "samples_per_length": SAMPLES_PER_LENGTH, "task": name,
-                            "style": "official", "reserve_tokens": _reserve(family), **params}},
-        template=template, metrics=(metric,), max_new_tokens=NEW_TOKENS[family], chat_template=chat_template,
-        samples=SAMPLES_PER_LENGTH * len(LENGTHS), group=group, notes=NOTES.get(family, ""))
+                            **params, "tokens_to_generate": NEW_TOKENS[family]}},
+        template="ruler/upstream.j2", metrics=("string_match_all",), max_new_tokens=NEW_TOKENS[family],
+        chat_template=chat_template, samples=SAMPLES_PER_LENGTH * len(LENGTHS), group=group, notes=notes)
 
 
 def _niah(name: str, haystack: str, key_type: str, value_type: str, keys: int, values: int,
           queries: int) -> TaskDef:
+    from harness.data.synthetic.ruler_essay import PUNKT_ENGLISH_SHA256
+
     params = {"haystack": haystack, "key_type": key_type, "value_type": value_type, "num_keys": keys,
               "num_values": values, "num_queries": queries}
-    return _generated(name, "ruler_niah", "niah", params, "ruler/niah.j2", "string_match_all", RETRIEVAL)
+    if haystack == "essay":
+        params.update(essay_path=ESSAY_PATH, essay_sha256=None, punkt_dir=PUNKT_DIR, punkt_sha256=PUNKT_ENGLISH_SHA256)
+    return _generated(name, "ruler_niah_upstream", "niah", params, RETRIEVAL,
+                      notes=NOTES["essay"] if haystack == "essay" else "")
 
 
 def _qa(name: str, source: str) -> TaskDef:
@@ -137,13 +143,15 @@ def _qa(name: str, source: str) -> TaskDef:
         notes=f"{NOTES['qa']}; RULER builds it from {source}")
 
 
+
 TASKS = (
     *(_niah(*row) for row in NIAH_TASKS),
-    _generated("vt", "ruler_vt", "vt", {"num_hops": 4}, "ruler/vt.j2", "string_match_all", MULTI_HOP),
-    _generated("cwe", "ruler_cwe", "cwe", {"num_common": 10, "common_freq": 30, "uncommon_freq": 3},
-               "ruler/cwe.j2", "string_match_all", AGGREGATION),
-    _generated("fwe", "ruler_fwe", "fwe", {"alpha": 2.0, "vocab_size": -1, "word_length": 6, "num_answers": 3},
-               "ruler/fwe.j2", "string_match_all", AGGREGATION, chat_template=False),
+    _generated("vt", "ruler_vt_upstream", "vt", {"haystack": "noise", "num_chains": 1, "num_hops": 4}, MULTI_HOP,
+               notes=NOTES["vt"]),
+    _generated("cwe", "ruler_cwe_upstream", "cwe", {"num_common": 10, "common_freq": 30, "uncommon_freq": 3},
+               AGGREGATION),
+    _generated("fwe", "ruler_fwe_upstream", "fwe", {"alpha": 2.0, "vocab_size": -1, "word_length": 6}, AGGREGATION,
+               chat_template=False),
     _qa("qa_1", "SQuAD v2 dev (rajpurkar.github.io/SQuAD-explorer dev-v2.0.json)"),
     _qa("qa_2", "HotpotQA dev distractor (hotpot_dev_distractor_v1.json)"),
 )

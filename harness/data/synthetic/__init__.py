@@ -26,14 +26,16 @@ in English or Chinese with the reasoning variant (nick7nlp/Counting-Stars at com
 prompt around the context, ``reserve_tokens`` is taken off ``length`` (RULER's ``max_seq_length``
 counts the whole prompt and the answer). What differs from the official generators is listed in
 ``harness.benchmarks.ruler``, ``.niah`` and ``.counting_stars``. The RULER generators' two styles are
-the filler versions: they run offline with no word list and are what the embedded manifests pin.
+the filler versions: they run offline with no word list or input; LOOMBench-lite pins their lite style.
 
 RULER's own algorithms, call for call on RULER's random streams with wonderwords' word lists, are the
 generators ``ruler_niah_upstream``, ``ruler_vt_upstream``, ``ruler_cwe_upstream`` and ``ruler_fwe_upstream``
 (``.ruler_upstream``): for the noise, needle and essay haystacks, vt, cwe and fwe they give RULER's rows byte
 for byte with the same tokenizer and seed (the seed reaches them as ``params["random_seed"]``); the essay
 haystack reads two pinned inputs the user gives, RULER's ``PaulGrahamEssays.json`` and nltk's punkt_tab
-model folder (``.ruler_essay``).
+model folder (``.ruler_essay``). LOOMBench v1's RULER tasks are these. A length one of them cannot fill with
+the tokenizer (its search gives up) is refused with ``Unfillable``; ``unfillable_lengths`` finds those lengths
+for a substituted model (``loomctl.substitute``), one sample each.
 
 ``nthread`` (``.nthread``) builds NThread's JSON haystacks of UUID pairs from the seed alone; ``nolima``
 (``.nolima``) places NoLiMa's needles in a pinned book, from a pinned needle set.
@@ -52,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.data import haystack
-from harness.data.synthetic.common import Generator, Sample, TextTokenizer
+from harness.data.synthetic.common import Generator, Sample, TextTokenizer, Unfillable
 from harness.data.synthetic.counting_stars import (
     _SIZE_MEASURES,
     _STAR_NEEDLES,
@@ -116,18 +118,18 @@ GENERATORS: dict[str, Generator] = {g.name: g for g in (
     Generator("ruler_niah_upstream", "1", ruler_niah_upstream, {
         **_UPSTREAM, "task": "niah_single_1", "haystack": "noise", "key_type": "words", "value_type": "numbers",
         "num_keys": 1, "num_values": 1, "num_queries": 1, "tokens_to_generate": 128, **_ESSAY_INPUTS},
-        filler=False, paths=("essay_path", "punkt_dir"), upstream_seed=True),
+        filler=False, paths=("essay_path", "punkt_dir"), upstream_seed=True, may_not_fill=True),
     Generator("ruler_vt_upstream", "1", ruler_vt_upstream, {
         **_UPSTREAM, "task": "vt", "haystack": "noise", "num_chains": 1, "num_hops": 4, "tokens_to_generate": 30,
         **_ESSAY_INPUTS},
-        filler=False, paths=("essay_path", "punkt_dir"), upstream_seed=True),
+        filler=False, paths=("essay_path", "punkt_dir"), upstream_seed=True, may_not_fill=True),
     Generator("ruler_cwe_upstream", "1", ruler_cwe_upstream, {
         **_UPSTREAM, "task": "cwe", "num_common": 10, "common_freq": 30, "uncommon_freq": 3, "num_fewshot": 1,
         "tokens_to_generate": 120},
-        filler=False, upstream_seed=True),
+        filler=False, upstream_seed=True, may_not_fill=True),
     Generator("ruler_fwe_upstream", "1", ruler_fwe_upstream, {
         **_UPSTREAM, "task": "fwe", "alpha": 2.0, "vocab_size": -1, "word_length": 6, "tokens_to_generate": 50},
-        filler=False, upstream_seed=True),
+        filler=False, upstream_seed=True, may_not_fill=True),
     Generator("counting_stars", "1", counting_stars, {
         **_COMMON_LENGTH, "task": "counting_stars", "num_needles": 4,
         "style": "lite", "language": "en", "variant": "acquisition", "reserve_tokens": 0,
@@ -249,6 +251,29 @@ def input_pins(name: str, params: JSONValue, root: Path) -> dict[str, str]:
         return {}
     return {_PATH_PINS[key]: _PIN_HASHES.get(key, haystack_sha256)(resolve_haystack_dir(params[key], root, key), key)
             for key in gen.paths if isinstance(params.get(key), str)}
+
+
+def unfillable_lengths(name: str, version: str, seed: int, params: JSONValue, tokenizer: TextTokenizer,
+                       root: Path | None = None) -> dict[int, str]:
+    """The lengths of ``params`` that generator ``name`` cannot fill with ``tokenizer`` (RULER's searches give
+    up on them), each with the generator's reason: every length tried with one sample, and only for a
+    generator that may not fill one (``may_not_fill``); empty for the others. An input whose pin is open is
+    read as it is now (the probe pins it, as ``loomctl pin`` would); any other refusal is raised."""
+    gen = GENERATORS.get(name)
+    if gen is None or not gen.may_not_fill or not isinstance(params, dict):
+        return {}
+    probe = dict(params)
+    for key, value in input_pins(name, {**gen.defaults, **params}, root or Path(".")).items():
+        if not probe.get(key):
+            probe[key] = value
+    lengths = probe.get("lengths", gen.defaults.get("lengths", []))
+    found = {}
+    for length in lengths if isinstance(lengths, list) else []:
+        try:
+            generate(name, version, seed, {**probe, "lengths": [length], "samples_per_length": 1}, tokenizer, root)
+        except Unfillable as unfillable:
+            found[length] = str(unfillable)
+    return found
 
 
 def input_params(name: str) -> dict[str, str]:

@@ -43,6 +43,18 @@ class Generator:
     # Whether it seeds its own streams as an upstream script's ``--random_seed`` (``.ruler_upstream``):
     # then ``generate`` gives it the manifest's seed as ``params["random_seed"]``.
     upstream_seed: bool = False
+    # Whether a length can be beyond what it can fill with a given tokenizer (RULER's searches, which give
+    # up with ``Unfillable``): a substituted model's lengths are probed with one sample each
+    # (``unfillable_lengths``) and those it cannot fill dropped, recorded.
+    may_not_fill: bool = False
+
+
+class Unfillable(InputError):
+    """A generator cannot make a sample of this length with this tokenizer (``length``: the length)."""
+
+    def __init__(self, length: int, *problems: str):
+        super().__init__(*problems)
+        self.length = length
 
 
 def _needle(key: str, value: str) -> str:

@@ -70,7 +70,8 @@ What still differs from RULER, or is not offered:
 Checked against RULER's own scripts run in a scratch folder with the tiny model's tokenizer (the cells and
 how: ``tests/test_ruler_upstream.py``).
 - Where RULER would loop for ever (a sample that never fits, even at the smallest haystack) or crash
-  (a search that cannot start), this refuses with an error after ``MAX_RETRIES`` draws.
+  (a search that cannot start), this refuses after ``MAX_RETRIES`` draws with ``Unfillable``, naming the
+  length (the tiny model's tokenizer cannot fit cwe's one-shot example in 4,096 tokens).
 - ``model_template_token`` (prepare.py's ``--prepare_for_ns``) and chunked preparation are not offered.
 """
 
@@ -86,7 +87,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from harness.data.synthetic.common import Sample, TokenCounter, _sample_id
+from harness.data.synthetic.common import Sample, TokenCounter, Unfillable, _sample_id
 from harness.data.synthetic.ruler import _RULER_NEEDLE, _RULER_NOISE, _RULER_VALUES, _numbered
 from harness.data.synthetic.ruler_essay import essay_haystack
 from loomcore.errors import InputError
@@ -128,6 +129,10 @@ _ICL_VALUE = "12345"
 
 class _TooLong(Exception):
     """A drawn sample over the length (RULER's failed ``assert``)."""
+
+
+class _GaveUp(Exception):
+    """No sample of the task (``args[0]``) fits at the smallest haystack after ``MAX_RETRIES`` draws."""
 
 
 @dataclass
@@ -236,8 +241,7 @@ def _fitted(draw: Callable[[int], Any], size: int, step: int, what: str) -> Any:
             else:
                 tries += 1
                 if tries >= MAX_RETRIES:
-                    raise InputError(f"dataset.params.lengths: no {what} sample fits after {MAX_RETRIES} draws at "
-                                     "the smallest haystack — use a longer length") from None
+                    raise _GaveUp(what) from None
 
 
 def _flattened(text: str) -> str:
@@ -270,8 +274,15 @@ def upstream_row(sample: Sample) -> dict[str, Any]:
 def _per_length(params: dict[str, Any], make: Callable[[dict[str, Any], _Streams, TokenCounter, int], list[Sample]],
                 tok: TokenCounter) -> list[Sample]:
     """One RULER run per length, each from freshly seeded streams."""
-    return [s for length in params["lengths"]
-            for s in make(params, _Streams.seeded(params["random_seed"]), tok, length)]
+    samples = []
+    for length in params["lengths"]:
+        try:
+            samples += make(params, _Streams.seeded(params["random_seed"]), tok, length)
+        except _GaveUp as gave_up:
+            raise Unfillable(length, f"dataset.params.lengths: no {gave_up.args[0]} sample fits {length} tokens "
+                                     f"after {MAX_RETRIES} draws at the smallest haystack, with this tokenizer — "
+                                     "use a longer length") from None
+    return samples
 
 
 # --- niah ---------------------------------------------------------------------------------------------------
@@ -585,7 +596,8 @@ def _fwe_length(p: dict[str, Any], streams: _Streams, tok: TokenCounter, length:
     """``sys_kwext`` for one ``max_seq_length``."""
     budget = length - p["tokens_to_generate"]
     if budget < 32:
-        raise InputError(f"dataset.params.lengths: {length} tokens leave RULER's fwe no room — use a longer length")
+        raise Unfillable(length, f"dataset.params.lengths: {length} tokens leave RULER's fwe no room — use a longer "
+                                 "length")
     vocab_size = budget // 50 if p["vocab_size"] == -1 else p["vocab_size"]
     _, _, num_words = _fwe_prompt(p, streams, tok, budget, vocab_size, -1)
     samples = []
