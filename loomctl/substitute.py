@@ -298,6 +298,7 @@ def _fit_to_window(data: dict[str, Any], window: int) -> list[dict[str, Any]]:
             generation["max_new_tokens"] = window // 4
         dataset = block.get("dataset")
         done += _grid_to_window(dataset, window, block.get("id", "defaults"))
+        done += _sizes_to_window(dataset, window, block.get("id", "defaults"))
         lengths = (dataset or {}).get("params", {}).get("lengths") if isinstance(dataset, dict) else None
         if isinstance(lengths, list) and any(n > window for n in lengths):
             kept = [n for n in lengths if n <= window] or [min(lengths)]
@@ -323,3 +324,20 @@ def _grid_to_window(dataset: Any, window: int, where: str) -> list[dict[str, Any
     # the lengths beyond the window are dropped next (and recorded) as any generator's are
     return [{"field": f"dataset/params/grid ({where})", "from": grid, "to": "its lengths and depths",
              "why": "lengths beyond the substituted model's window"}]
+
+
+def _sizes_to_window(dataset: Any, window: int, where: str) -> list[dict[str, Any]]:
+    """Sizes spaced evenly up to ``params.max_context_length`` (``num_sizes`` of them: Counting-Stars'
+    ``counting_stars_text``) beyond the window: the sizes up to the window are kept (the same spacing), as
+    lengths beyond it are dropped, recorded."""
+    params = dataset.get("params") if isinstance(dataset, dict) else None
+    if not isinstance(params, dict) or not isinstance(params.get("max_context_length"), int) \
+            or not isinstance(params.get("num_sizes"), int) or params["max_context_length"] <= window:
+        return []
+    interval = max(params["max_context_length"] // max(params["num_sizes"], 1), 1)
+    keep = max(window // interval, 1)
+    old = {"max_context_length": params["max_context_length"], "num_sizes": params["num_sizes"]}
+    params.update(max_context_length=interval * keep, num_sizes=keep)
+    return [{"field": f"dataset/params/max_context_length ({where})", "from": old,
+             "to": {"max_context_length": interval * keep, "num_sizes": keep},
+             "why": "sizes beyond the substituted model's window"}]

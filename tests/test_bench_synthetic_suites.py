@@ -74,6 +74,10 @@ def small(task: TaskDef) -> dict:
             if params.get(key):
                 params[key] = str(STAND_INS / params[key])
                 params[pin] = synthetic.input_pins(spec["generator"], {key: params[key]}, ROOT)[pin]
+    elif spec["generator"] == "counting_stars_text":
+        # the official construction over the fixtures' stand-in haystacks, at its first two sizes
+        params.update(max_context_length=8000, num_sizes=2, haystack_path=str(STAND_INS / params["haystack_path"]))
+        params["haystack_sha256"] = synthetic.input_pins(spec["generator"], params, ROOT)["haystack_sha256"]
     elif spec["generator"] == "counting_stars":
         params.update(lengths=[1000, 2000], num_needles=6)
     else:

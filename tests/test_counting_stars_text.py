@@ -150,3 +150,33 @@ def test_english_words_and_stars(tok):
         # the first words of the essays
         cut = " ".join(essays.split(" ")[:s["context_size"]])
         assert STARS["en"].sub(" ", s["context"]) in (cut, cut + " ")
+
+
+# git blob ids of the official Chinese files (nick7nlp/Counting-Stars at 32e16f2c, test_data/)
+OFFICIAL_ZH_BLOBS = {"acquisition": "a7b8a49eb371c1f85defe0077acbc47069a0bb12",
+                     "reasoning": "3cb1d45803fe2acf69c8afeb62664c5ac7610e2f"}
+
+
+@pytest.mark.parametrize("variant", ["acquisition", "reasoning"])
+def test_loombench_v1s_chinese_tasks_give_the_official_files_byte_for_byte(tok, variant):
+    """LOOMBench v1's Chinese Counting-Stars tasks, as the table pins them (the official counts, sizes and
+    haystack pin) over The Story of the Stone: the rows written as the notebook writes them
+    (``json.dumps(..., ensure_ascii=False)``, the question being the task's rendered prompt) have the git
+    blob ids of the official test files."""
+    import json
+
+    from harness.benchmarks import BENCHMARKS
+
+    task = next(t for t in BENCHMARKS["counting_stars"].tasks
+                if t.dataset["params"]["language"] == "zh" and t.dataset["params"]["variant"] == variant)
+    params = {**task.dataset["params"], "haystack_path": str(STONE)}
+    samples = synthetic.generate("counting_stars_text", task.dataset["generator_version"], task.dataset["seed"], params,
+                                 tok)
+    template = (ROOT / "manifests" / "templates" / task.template).read_text(encoding="utf-8")
+    question = render(template, {"context": ""})
+    lines = [json.dumps({"question": render(template, s), "context_size": s["context_size"],
+                         "retrieval_question": question, "reference_counting_results": params["counts"],
+                         "parameters": {"temperature": 0.0}}, ensure_ascii=False) + "\n" for s in samples]
+    data = "".join(lines).encode("utf-8")
+    assert len(samples) == 32 and samples[-1]["length"] == 128000
+    assert hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest() == OFFICIAL_ZH_BLOBS[variant]

@@ -196,3 +196,21 @@ def test_lengths_the_substituted_tokenizer_cannot_fill_are_dropped_and_named(pro
     path.write_text(json.dumps(data, indent=2) + "\n")
     with pytest.raises(InputError, match="no task of ruler can be generated with the substituted model's tokenizer"):
         substitute(mf.load_valid(path), model_dir=project / "models" / "tiny-loom")
+
+
+def test_evenly_spaced_sizes_beyond_the_window_keep_the_sizes_that_fit():
+    """Counting-Stars' 32 sizes to 128,000 (counting_stars_text) on an 8k model: its sizes 4,000 and 8,000, the
+    same spacing, recorded; sizes that fit are left as they are."""
+    from loomctl.substitute import _fit_to_window
+
+    params = {"max_context_length": 128000, "num_sizes": 32, "language": "zh"}
+    task = {"id": "stars", "dataset": {"source": "generator", "generator": "counting_stars_text", "params": params}}
+    changes = _fit_to_window({"benchmarks": [{"tasks": [task]}]}, 8192)
+    assert params == {"max_context_length": 8000, "num_sizes": 2, "language": "zh"}
+    assert changes == [{"field": "dataset/params/max_context_length (stars)",
+                        "from": {"max_context_length": 128000, "num_sizes": 32},
+                        "to": {"max_context_length": 8000, "num_sizes": 2},
+                        "why": "sizes beyond the substituted model's window"}]
+    fits = {"max_context_length": 2000, "num_sizes": 2}
+    assert _fit_to_window({"benchmarks": [{"tasks": [{"id": "s", "dataset": {"params": fits}}]}]}, 2048) == []
+    assert fits == {"max_context_length": 2000, "num_sizes": 2}

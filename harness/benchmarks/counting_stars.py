@@ -16,15 +16,25 @@ Sources, read here:
   LOOMBench's copies are ``Counting_Stars/counting_stars_*.jsonl`` in LCM-Lab/LOOMBench (names seen
   in its README's configs).
 
-Data are generated offline (``harness.data.synthetic``, ``style: "official"``) in the official
-shape: 32 samples per task, one per nominal size (``length``: 4000, 8000, ... 128000), the haystack
-cut to 0.8 x size words (English) or 0.7 x size characters (Chinese) as the official files are.
+Data are generated offline by ``counting_stars_text`` (``harness.data.synthetic.counting_stars_text``), the
+notebook's own construction over the official haystacks, which the user places beside the manifest, pinned by
+the sha256 of their text: The Story of the Stone (the repository's ``context_data/The_Story_of_the_Stone.txt``)
+at ``haystacks/Counting-Stars/The_Story_of_the_Stone.txt`` for Chinese, and the repository's
+``context_data/PaulGrahamEssays`` for English, whose text as read is Kamradt's 49 essays (the same sha256 as
+NIAH's haystack; one file differs only in its line ends), so English reads NIAH's ``haystacks/PaulGrahamEssays``.
+The stars carry the official counts (``context_data/a_stars.txt`` and ``r_stars.txt`` for 32: ``COUNTS``,
+``WRONG_COUNTS``), 32 samples per task, one per nominal size (4000 to 128000), the haystack cut to 0.8 x size
+words (English) or 0.7 x size characters (Chinese). With The Story of the Stone this gives the two official
+Chinese files byte for byte (their git blob ids: see the generator's docstring); a run without the haystacks
+stops naming ``haystack_path``.
 
 Not matched exactly:
-- The haystacks are generated filler (English and Chinese), not the essays and the novel, and the
-  32 right counts are drawn per sample (distinct, below 128) rather than the one fixed list; wrong
-  counts are the right ones +-1 as in the official files. The official cut falls mid-sentence; here
-  at sentence ends.
+- English: the notebook joins the essays in ``glob.glob`` order, the file system's, which cannot be
+  recovered (the official English files are not in the repository snapshot seen here); the generator joins
+  them in name order, so the English contexts are the official construction over another essay order.
+- The filler generator (``counting_stars``, ``style: "official"``: filler haystacks, counts drawn per
+  sample, stars at sentence ends) stays for a run without the haystacks; no shipped manifest names it, and
+  LOOMBench-lite's free-text task keeps its lite style.
 - LOOM-Scope decodes with ``num_beams: 3``; the harness decodes greedily (the official runs used
   temperature 0).
 - Scores follow LOOM-Scope's scorer point by point (``harness.metrics.counting_stars``); each record
@@ -41,37 +51,50 @@ from typing import Any
 from harness.benchmarks.base import Benchmark, TaskDef
 
 NUM_STARS = 32
-LENGTHS = tuple(4000 * k for k in range(1, 33))  # n = 32 sizes up to max_context_length 128000
-# Official cut: English essays by words, Chinese novel by characters (gen_test_data.ipynb ``scalar``).
-SIZES = {"en": ("words", 0.8), "zh": ("chars", 0.7)}
+# n = 32 sizes up to max_context_length 128000 (gen_test_data.ipynb), nominal sizes 4000, 8000, ... 128000.
+NUM_SIZES, MAX_CONTEXT_LENGTH = 32, 128000
 ACQUISITION, REASONING = "acquisition", "reasoning"
 METRIC = {ACQUISITION: "counting_stars_acquisition", REASONING: "counting_stars_reasoning"}
 # LOOM-Scope's task names ("searching" is the paper's acquisition).
 TASK_NAME = {ACQUISITION: "searching", REASONING: "reasoning"}
+# The official right and wrong counts for 32 stars (context_data/a_stars.txt and r_stars.txt, key "32").
+COUNTS = (15, 117, 42, 69, 58, 107, 9, 49, 113, 66, 26, 102, 81, 94, 77, 61, 5, 19, 109, 3, 35, 54, 86, 89, 127, 21,
+          46, 122, 38, 97, 74, 29)
+WRONG_COUNTS = (16, 116, 43, 70, 59, 106, 8, 48, 112, 67, 25, 101, 82, 93, 76, 62, 6, 18, 108, 4, 34, 53, 85, 90, 126,
+                22, 45, 121, 39, 96, 75, 30)
+# Where the user places each language's haystack beside the manifest, and the sha256 of its text as read.
+HAYSTACKS = {
+    "zh": ("haystacks/Counting-Stars/The_Story_of_the_Stone.txt",
+           "f0926800cc9ed9aa3fa2ee16ca6ebacfa1e4d15203256a2d33dabcce1e099595"),
+    "en": ("haystacks/PaulGrahamEssays", "b3a70ebc054f2eab5057baf3c4b7e857711472be8086240a516fd29b648ad857"),
+}
 
 
-def _task(language: str, variant: str, seed: int) -> TaskDef:
-    unit, scale = SIZES[language]
+def _task(language: str, variant: str) -> TaskDef:
     task_id = f"counting_stars_{language}_{TASK_NAME[variant]}"
+    path, sha256 = HAYSTACKS[language]
     return TaskDef(
         id=task_id,
-        dataset={"source": "generator", "generator": "counting_stars", "generator_version": "1+h1", "seed": seed,
-                 "params": {"lengths": list(LENGTHS), "samples_per_length": 1, "task": task_id,
-                            "style": "official", "num_needles": NUM_STARS, "language": language,
-                            "variant": variant, "size_unit": unit, "size_scale": scale}},
+        dataset={"source": "generator", "generator": "counting_stars_text", "generator_version": "1", "seed": 0,
+                 "params": {"task": task_id, "language": language, "variant": variant, "num_needles": NUM_STARS,
+                            "num_sizes": NUM_SIZES, "max_context_length": MAX_CONTEXT_LENGTH,
+                            "counts": list(COUNTS),
+                            **({"wrong_counts": list(WRONG_COUNTS)} if variant == REASONING else {}),
+                            "haystack_path": path, "haystack_sha256": sha256}},
         template=f"counting_stars/{language}_{variant}.j2",
         metrics=(METRIC[variant],),
         max_new_tokens=128,
         chat_template=True,
-        samples=len(LENGTHS),
+        samples=NUM_SIZES,
         group=variant,
-        notes="generated filler haystack; greedy where LOOM-Scope uses 3 beams",
+        notes="the official haystack, beside the manifest" + ("; essays in name order, not upstream's glob order"
+                                                              if language == "en" else "")
+              + "; greedy where LOOM-Scope uses 3 beams",
     )
 
 
-TASKS = tuple(_task(language, variant, seed)
-              for seed, (language, variant) in enumerate(
-                  [("en", REASONING), ("en", ACQUISITION), ("zh", REASONING), ("zh", ACQUISITION)], start=1))
+TASKS = tuple(_task(language, variant) for language, variant in
+              [("en", REASONING), ("en", ACQUISITION), ("zh", REASONING), ("zh", ACQUISITION)])
 # Each official task's language: the scorer reads the answer's key by it (record ``meta``).
 LANGUAGE = {task.id: task.dataset["params"]["language"] for task in TASKS}
 
