@@ -48,6 +48,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.benchmarks import niah
 from harness.benchmarks.base import Benchmark, TaskDef
 
 NUM_STARS = 32
@@ -66,7 +67,7 @@ WRONG_COUNTS = (16, 116, 43, 70, 59, 106, 8, 48, 112, 67, 25, 101, 82, 93, 76, 6
 HAYSTACKS = {
     "zh": ("haystacks/Counting-Stars/The_Story_of_the_Stone.txt",
            "f0926800cc9ed9aa3fa2ee16ca6ebacfa1e4d15203256a2d33dabcce1e099595"),
-    "en": ("haystacks/PaulGrahamEssays", "b3a70ebc054f2eab5057baf3c4b7e857711472be8086240a516fd29b648ad857"),
+    "en": (niah.HAYSTACK_DIR, niah.HAYSTACK_SHA256),  # the same text as NIAH's essays: the same input
 }
 
 

@@ -67,6 +67,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.benchmarks.base import Benchmark, TaskDef
+from harness.data.synthetic import generator_version
+from harness.data.synthetic.ruler_essay import PUNKT_ENGLISH_SHA256
 from loomcore.errors import InputError
 
 LENGTHS = (4096, 8192, 16384, 32768, 65536, 131072)
@@ -109,8 +111,6 @@ def task_id(name: str) -> str:
 def _generated(name: str, generator: str, family: str, params: dict[str, Any], group: str,
                chat_template: bool = True, notes: str = "") -> TaskDef:
     """A task RULER's own generator makes (``generator``: one of ``ruler_*_upstream``), its prompt sent as is."""
-    from harness.data.synthetic import generator_version
-
     return TaskDef(
         id=task_id(name),
         dataset={"source": "generator", "generator": generator, "generator_version": generator_version(generator),
@@ -123,8 +123,6 @@ def _generated(name: str, generator: str, family: str, params: dict[str, Any], g
 
 def _niah(name: str, haystack: str, key_type: str, value_type: str, keys: int, values: int,
           queries: int) -> TaskDef:
-    from harness.data.synthetic.ruler_essay import PUNKT_ENGLISH_SHA256
-
     params = {"haystack": haystack, "key_type": key_type, "value_type": value_type, "num_keys": keys,
               "num_values": values, "num_queries": queries}
     if haystack == "essay":
